@@ -1,0 +1,35 @@
+"""Topic names and broker address: the Kafka side of the contract, read from env."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Header names carrying replay metadata. Evaluation code may read them; detection must not.
+HEADER_REPLAY_ID = "replay-id"
+HEADER_SEQUENCE = "replay-seq"
+HEADER_SCENARIO = "replay-scenario"
+HEADER_ONSET = "replay-onset"
+# Dead-letter headers.
+HEADER_ERROR_REASON = "error-reason"
+HEADER_ERROR_DETAIL = "error-detail"
+HEADER_SOURCE_TOPIC = "source-topic"
+HEADER_SOURCE_PARTITION = "source-partition"
+HEADER_SOURCE_OFFSET = "source-offset"
+
+
+class KafkaSettings(BaseSettings):
+    """Broker and topics; every service reads the same names."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    transactions_topic: str = Field("retail.transactions", description="input transactions")
+    dlq_topic: str = Field("retail.transactions.dlq", description="dead letters")
+    drift_events_topic: str = Field("drift.events", description="alarms and evaluations")
+    model_updates_topic: str = Field("model.updates", description="new model versions")
+    topic_partitions: int = Field(3, ge=1, le=256, description="partitions for topics we create")
+
+    def librdkafka(self, **extra: object) -> dict[str, object]:
+        """The confluent-kafka (librdkafka) configuration dict for this broker."""
+        return {"bootstrap.servers": self.kafka_bootstrap_servers, **extra}

@@ -33,3 +33,22 @@ class KafkaSettings(BaseSettings):
     def librdkafka(self, **extra: object) -> dict[str, object]:
         """The confluent-kafka (librdkafka) configuration dict for this broker."""
         return {"bootstrap.servers": self.kafka_bootstrap_servers, **extra}
+
+
+def ensure_topics(settings: KafkaSettings, names: list[str], partitions: int | None = None,
+                  timeout: float = 30.0) -> None:
+    """Create the topics that do not exist yet (explicitly: brokers differ on auto-creation)."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(settings.librdkafka())
+    existing = admin.list_topics(timeout=timeout).topics
+    wanted = [NewTopic(name, num_partitions=partitions or settings.topic_partitions,
+                       replication_factor=1)
+              for name in names if name not in existing]
+    for future in admin.create_topics(wanted, operation_timeout=timeout).values():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise

@@ -1,0 +1,23 @@
+"""Producer settings: env vars prefixed PRODUCER_ (plus the shared Kafka ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProducerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRODUCER_", extra="ignore")
+
+    data: Path | None = Field(None, description="Online Retail file (CSV, XLSX or parquet)")
+    cache_dir: Path | None = Field(None, description="where a downloaded data set is cached")
+    order: str = Field("shuffled", pattern="^(time|shuffled)$", description="time or shuffled")
+    seed: int = Field(42, description="seed for shuffling and drift")
+    scenario: str = Field("none", description="none, scale, outliers, country-mix, gradual")
+    onset: str = Field("0.5", description="row index or fraction where drift starts")
+    ramp: int = Field(10_000, ge=1, description="rows over which gradual drift ramps in")
+    rate: float = Field(0.0, ge=0, description="events/s; 0 = as fast as possible")
+    limit: int = Field(0, ge=0, description="replay only the first N rows; 0 = all")
+    malformed: int = Field(0, ge=0, description="malformed messages to mix in (DLQ tests)")

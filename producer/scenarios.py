@@ -57,8 +57,8 @@ def apply(frame: pd.DataFrame, scenario: Scenario, seed: int) -> tuple[pd.DataFr
     out = frame.copy()
     after = np.arange(len(out)) >= scenario.onset
     n_after = int(after.sum())
-    quantity = out["Quantity"].to_numpy(dtype=np.float64)
-    price = out["UnitPrice"].to_numpy(dtype=np.float64)
+    quantity = out["Quantity"].to_numpy(dtype=np.float64, copy=True)
+    price = out["UnitPrice"].to_numpy(dtype=np.float64, copy=True)
     if scenario.name in ("scale", "gradual"):
         q_factor = rng.uniform(1.5, 3.0, n_after)
         p_factor = rng.uniform(1.3, 2.5, n_after)

@@ -32,7 +32,8 @@ def columns(rows: Sequence[Transaction]) -> Columns:
 
 
 def _epoch(row: Transaction) -> float:
-    return (row.InvoiceDate.replace(tzinfo=None) - _EPOCH).total_seconds()
+    when = row.InvoiceDate
+    return (when - _EPOCH).total_seconds() if when.tzinfo is None else when.timestamp()
 
 
 def from_frame(frame) -> Columns:  # noqa: ANN001 (pandas frame in UCI columns)

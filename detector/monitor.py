@@ -25,13 +25,14 @@ class MonitorConfig:
     """Window sizes and the false-alarm budget; see the README for the maths."""
 
     reference_size: int = 20_000
-    window_size: int = 500
-    panes: int = 5
+    window_size: int = 200
+    panes: int = 4
     false_alarms_per_million: float = 0.1
     ks_min_effect: float = 0.05
-    categorical_min_effect: float = 0.05
+    categorical_min_effect: float = 0.10
     out_of_range_min_share: float = 0.01
     adwin_delta: float = 1e-5
+    adwin_clock: int = 8
 
     def __post_init__(self) -> None:
         if self.reference_size < 100:
@@ -51,7 +52,7 @@ class MonitorConfig:
 
     @property
     def window_tests(self) -> int:
-        return 2 * len(NUMERIC) + len(CATEGORICAL)  # KS + out-of-range per numeric, chi2 per categorical
+        return 2 * len(NUMERIC) + len(CATEGORICAL)  # KS + out-of-range per numeric, one per categorical
 
     @property
     def alpha(self) -> float:
@@ -125,7 +126,7 @@ class DriftMonitor:
                                        c.out_of_range_min_share) for f in NUMERIC]
         self.categorical = [CategoricalCheck(f, reference.categorical[f], c.window_size, c.alpha,
                                              c.categorical_min_effect) for f in CATEGORICAL]
-        self.adwins = [AdwinCheck(f, reference.numeric[f], c.adwin_delta) for f in NUMERIC]
+        self.adwins = [AdwinCheck(f, reference.numeric[f], c.adwin_delta, c.adwin_clock) for f in NUMERIC]
         self._pane, self._pane_size = [], 0
         self._panes.clear()
         self._drifted.clear()

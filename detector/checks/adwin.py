@@ -25,13 +25,15 @@ class AdwinCheck:
 
     test = "adwin"
 
-    def __init__(self, feature: str, reference: np.ndarray, delta: float) -> None:
+    def __init__(self, feature: str, reference: np.ndarray, delta: float, clock: int = 32) -> None:
         if not 0 < delta < 1:
             raise ValueError(f"adwin delta must be in (0, 1), not {delta}")
+        if clock < 1:
+            raise ValueError(f"adwin clock must be >= 1 update, not {clock}")
         self.feature = feature
         self.delta = delta
         self.reference = np.sort(reference)
-        self.adwin = ADWIN(delta=delta)
+        self.adwin = ADWIN(delta=delta, clock=clock)
         self.last_mean = 0.5
 
     def update(self, values: np.ndarray) -> list[int]:

@@ -1,61 +1,82 @@
-"""Two-sample chi-square test of homogeneity for a categorical feature."""
+"""Two-sample test for a categorical feature: exact binomial bounds per category."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.stats import beta, binom
 
 from detector.checks import CheckResult
 
-OTHER = "__other__"
-
 
 class CategoricalCheck:
-    """Compares window category counts with reference counts, both as samples.
+    """Flags a categorical feature whose window counts leave their null bounds.
 
-    Treating reference frequencies as exact (a one-sample goodness of fit) ignores the
-    reference's own sampling noise and flags identical sources; the 2×k contingency test
-    does not. Categories expected fewer than ``min_expected`` times in a window are pooled
-    (with categories unseen in the reference) so the chi-square tail stays trustworthy.
-    An alarm also needs a total-variation distance of at least ``min_effect``.
+    Each category (those expected fewer than ``min_expected`` times per window are pooled,
+    with categories unseen in the reference) gets bounds [lo, hi] on its window count: exact
+    binomial tails at level a, evaluated at the Clopper–Pearson limits (also at level a) of
+    its reference proportion. So the reference's own sampling noise is accounted for (a
+    two-sample test; a one-sample fit treating reference frequencies as exact flags identical
+    sources), and no chi-square approximation is trusted in a far tail where counts are
+    small. a = alpha / (4 × categories) bounds the false-alarm probability by alpha.
+
+    The score is the largest count deviation as a fraction of the distance to its bound, so
+    it alarms at 1. An alarm also needs a total-variation distance of at least ``min_effect``.
+
+    >>> ref = Counter({"UK": 9100, "DE": 500, "FR": 400})
+    >>> check = CategoricalCheck("country", ref, 200, alpha=1e-6, min_effect=0.05)
+    >>> check.evaluate(["UK"] * 182 + ["DE"] * 10 + ["FR"] * 8).drifted
+    False
+    >>> check.evaluate(["UK"] * 120 + ["DE"] * 50 + ["FR"] * 30).drifted
+    True
     """
 
-    test = "chi2"
+    test = "categorical"
+    threshold = 1.0
 
     def __init__(self, feature: str, reference: Counter, window_size: int, alpha: float,
-                 min_effect: float, min_expected: float = 5.0) -> None:
+                 min_effect: float, min_expected: float = 10.0) -> None:
         total = sum(reference.values())
         if total == 0:
             raise ValueError(f"reference for {feature} is empty")
         if not 0 <= min_effect < 1:
             raise ValueError(f"min_effect must be in [0, 1), not {min_effect}")
         self.feature = feature
+        self.window_size = window_size
         self.min_effect = min_effect
-        self.kept = sorted(c for c, n in reference.items() if n / total * window_size >= min_expected)
-        pooled = total - sum(reference[c] for c in self.kept)
-        self.pool = pooled > 0 or len(self.kept) < 2
-        self.ref_counts = np.array([reference[c] for c in self.kept] + ([pooled] if self.pool else []),
-                                   dtype=np.float64)
-        self.index = {c: i for i, c in enumerate(self.kept)}
-        self.df = max(self.ref_counts.size - 1, 1)
-        self.threshold = float(chi2.isf(alpha, self.df))
+        kept = sorted(c for c, n in reference.items() if n / total * window_size >= min_expected)
+        self.index = {c: i for i, c in enumerate(kept)}
+        counts = [reference[c] for c in kept] + [total - sum(reference[c] for c in kept)]
+        self.ref_counts = np.array(counts, dtype=np.float64)
+        self.ref_share = self.ref_counts / total
+        a = alpha / (4 * len(counts))
+        r, n, w = self.ref_counts, total, window_size
+        p_low = np.where(r > 0, beta.ppf(a, np.maximum(r, 1), n - r + 1), 0.0)
+        p_high = np.where(r < n, beta.isf(a, r + 1, np.maximum(n - r, 1)), 1.0)
+        k = np.arange(w + 2)[:, None]
+        upper_ok = binom.sf(k - 1, w, p_high[None, :]) <= a  # P(X >= k) <= a
+        lower_ok = binom.cdf(k, w, p_low[None, :]) <= a  # P(X <= k) <= a
+        self.hi = np.where(upper_ok.any(axis=0), upper_ok.argmax(axis=0), w + 1).astype(np.float64)
+        self.lo = np.where(lower_ok.any(axis=0), w + 1 - lower_ok[::-1].argmax(axis=0) - 1, -1)
+        self.lo = self.lo.astype(np.float64)
+        self.expected = w * self.ref_share
 
-    def counts(self, values: list) -> np.ndarray:
+    def counts(self, values) -> np.ndarray:  # noqa: ANN001 (sequence of category labels)
         out = np.zeros(self.ref_counts.size)
         other = self.ref_counts.size - 1
         for value, n in Counter(values).items():
             out[self.index.get(value, other)] += n
         return out
 
-    def evaluate(self, values: list) -> CheckResult:
+    def evaluate(self, values) -> CheckResult:  # noqa: ANN001
         current = self.counts(values)
-        table = np.vstack([self.ref_counts, current])
-        expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
-        mask = expected > 0
-        stat = float((((table - expected) ** 2)[mask] / expected[mask]).sum())
-        p_value = float(chi2.sf(stat, self.df))
-        tv = 0.5 * float(np.abs(current / current.sum() - self.ref_counts / self.ref_counts.sum()).sum())
-        drifted = stat > self.threshold and tv >= self.min_effect
-        return CheckResult(self.feature, self.test, stat, self.threshold, drifted, p_value)
+        if current.sum() != self.window_size:
+            raise ValueError(f"{self.feature}: window has {current.sum():.0f} values, "
+                             f"the bounds were built for {self.window_size}")
+        above = (current - self.expected) / (self.hi - self.expected)
+        below = (self.expected - current) / (self.expected - self.lo)
+        score = float(np.max(np.maximum(above, below)))
+        tv = 0.5 * float(np.abs(current / self.window_size - self.ref_share).sum())
+        drifted = score >= 1.0 and tv >= self.min_effect
+        return CheckResult(self.feature, self.test, score, self.threshold, drifted, None)

@@ -1,0 +1,48 @@
+"""A bare Faust agent: reads the topic with the detector's Faust settings and does nothing.
+
+Prints one line, "first=<unix> last=<unix> events=<n>", once it has read --expect events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import faust
+
+from detector.app import faust_broker
+from detector.settings import DetectorSettings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--expect", type=int, required=True)
+    parser.add_argument("--group", default="bare-agent")
+    args = parser.parse_args()
+    settings = DetectorSettings()
+    app = faust.App(args.group, broker=faust_broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"]),
+                    store="memory://", topic_disable_leader=True, web_enabled=False,
+                    consumer_auto_offset_reset="earliest", stream_buffer_maxsize=16_384,
+                    broker_max_poll_records=2_000, value_serializer="raw", key_serializer="raw",
+                    datadir=f"/tmp/bare-agent-{os.getpid()}")
+    seen = {"n": 0, "first": 0.0}
+
+    @app.agent(app.topic(args.topic))
+    async def bare(stream):  # noqa: ANN001, ANN202
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            if not seen["n"]:
+                seen["first"] = time.time()
+            seen["n"] += len(batch)
+            if seen["n"] >= args.expect:
+                sys.stdout.write(f"first={seen['first']} last={time.time()} events={seen['n']}\n")
+                sys.stdout.flush()
+                os._exit(0)
+
+    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The Faust worker: a thin agent around the Pipeline."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from detector.pipeline import Message, Pipeline
+from detector.settings import DetectorSettings
+from schemas.topics import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+def faust_broker(bootstrap: str) -> str:
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeline) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=faust_broker(kafka.kafka_bootstrap_servers),
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=kafka.topic_partitions,
+        topic_disable_leader=True,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=16_384,
+        broker_max_poll_records=2_000,
+        value_serializer="raw",
+        key_serializer="raw",
+    )
+    source = app.topic(kafka.transactions_topic)
+    dlq = app.topic(kafka.dlq_topic)
+    events = app.topic(kafka.drift_events_topic)
+    processed_offsets: dict = {}
+
+    @app.agent(source, name="detect")
+    async def detect(stream):  # noqa: ANN001, ANN202 (Faust stream)
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            messages = [Message(e.message.key, e.message.value, e.message.headers, e.message.topic,
+                                e.message.partition, e.message.offset) for e in batch]
+            output = pipeline.process(messages)
+            for key, value, headers in output.dead_letters:
+                await dlq.send(key=key, value=value, headers=headers)
+            for key, value in output.drift_events:
+                await events.send(key=key, value=value)
+            for e in batch:
+                processed_offsets[e.message.tp] = e.message.offset
+
+    @app.timer(interval=2.0)
+    async def report_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.topic != kafka.transactions_topic:
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            done = processed_offsets.get(tp, -1) + 1
+            pipeline.metrics.lag.labels(str(tp.partition)).set(max(highwater - done, 0))
+
+    return app

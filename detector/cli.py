@@ -1,0 +1,54 @@
+"""`python -m detector`: run the drift detector worker."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from prometheus_client import REGISTRY, start_http_server
+from pydantic import ValidationError
+from rich.console import Console
+
+from detector.settings import DetectorSettings
+from schemas.settings_flags import flags_from, split_overrides
+from schemas.topics import KafkaSettings
+
+console = Console(stderr=True)
+
+
+def load_settings(overrides: dict) -> tuple[DetectorSettings, KafkaSettings]:
+    detector_kw, kafka_kw = split_overrides(overrides, DetectorSettings, KafkaSettings)
+    try:
+        settings = DetectorSettings(**detector_kw)
+        settings.monitor_config()  # cross-field checks (window a multiple of panes, ...)
+        return settings, KafkaSettings(**kafka_kw)
+    except (ValidationError, ValueError) as error:
+        console.print(f"[red]invalid setting:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+@flags_from(DetectorSettings, KafkaSettings)
+def run(**overrides: str | None) -> None:
+    """Consume transactions, detect drift, serve /metrics, publish drift events.
+
+    Every flag also reads the env var named in the table of the README (DETECTOR_*, or the
+    shared KAFKA_BOOTSTRAP_SERVERS and *_TOPIC ones).
+    """
+    settings, kafka = load_settings(overrides)
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from detector.worker import run_worker
+
+    try:
+        server, _ = start_http_server(settings.metrics_port, settings.metrics_host, REGISTRY)
+    except OSError as error:
+        console.print(f"[red]error:[/red] cannot serve /metrics on port {settings.metrics_port}: {error}")
+        raise typer.Exit(1) from None
+    logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_host,
+                                     server.server_port)
+    run_worker(settings, kafka, REGISTRY)
+
+
+def main() -> None:
+    typer.run(run)

@@ -1,0 +1,98 @@
+"""Every Prometheus metric driftstream exports, in one place.
+
+The seed pipeline's names stay (clv_drift_score, clv_drifted_columns_count,
+clv_drift_detected_total, clv_model_performance) so its dashboards keep working.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from detector.checks import CheckResult
+from detector.features import NUMERIC
+from schemas.transaction import INVALID_REASONS
+
+TESTS_BY_FEATURE = {
+    **{f: ("ks", "out_of_range", "adwin") for f in NUMERIC},
+    "country": ("categorical",), "cancellation": ("categorical",),
+    "customer_missing": ("categorical",),
+}
+QUALITY_KINDS = ("out_of_range:quantity", "out_of_range:unit_price", "out_of_range:line_total",
+                 "unseen:country", "null:customer_id", "null:description")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.drift_score = Gauge("clv_drift_score", "Latest drift statistic per feature and test "
+                                 "(KS D, categorical bound score, out-of-range share, ADWIN |mean rank - 0.5|)",
+                                 ["feature", "test"], registry=r)
+        self.drift_threshold = Gauge("clv_drift_threshold", "Alarm threshold for clv_drift_score "
+                                     "(for adwin: its delta)", ["feature", "test"], registry=r)
+        self.drift_state = Gauge("clv_drift_state", "1 while the latest evaluation is drifted",
+                                 ["feature", "test"], registry=r)
+        self.drifted_columns = Gauge("clv_drifted_columns_count", "Features drifted in the latest "
+                                     "evaluation", registry=r)
+        self.drift_share = Gauge("clv_drift_share", "Share of monitored features drifted in the "
+                                 "latest evaluation", registry=r)
+        self.detected = Counter("clv_drift_detected", "Drift alarms (rising edges, ADWIN detections)",
+                                ["kind", "feature", "test"], registry=r)
+        self.model_performance = Gauge("clv_model_performance", "Model error figures (rolling)",
+                                       ["metric"], registry=r)
+        self.processed = Counter("clv_events_processed", "Valid transactions processed", registry=r)
+        self.invalid = Counter("clv_events_invalid", "Invalid messages sent to the DLQ", ["reason"],
+                               registry=r)
+        self.evaluations = Counter("clv_evaluations", "Pane evaluations run", registry=r)
+        self.window_fill = Gauge("clv_window_fill_ratio", "Fill of the reference warm-up and the "
+                                 "current window", ["window"], registry=r)
+        self.window_events = Gauge("clv_window_size_events", "Configured sizes in events",
+                                   ["window"], registry=r)
+        self.quality = Gauge("clv_data_quality_share", "Share of the current window per data "
+                             "quality issue", ["kind"], registry=r)
+        self.watermark = Gauge("clv_event_time_watermark_seconds", "Max event time seen (Unix "
+                               "seconds, InvoiceDate as UTC)", registry=r)
+        self.batch_seconds = Histogram("clv_processing_seconds", "Processing time per batch",
+                                       buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5),
+                                       registry=r)
+        self.lag = Gauge("clv_consumer_lag_messages", "Consumer lag (high watermark - position)",
+                         ["partition"], registry=r)
+        self.reference_info = Gauge("clv_reference_info", "The reference in use (1)", ["source"],
+                                    registry=r)
+        self.model_version = Gauge("clv_model_version_info", "The model version in use (1)",
+                                   ["version"], registry=r)
+        self.up = Gauge("clv_detector_up", "1 while the detector worker runs", registry=r)
+        # Bind label children once, so every series exists from the start.
+        self._score = {(f, t): self.drift_score.labels(f, t)
+                       for f, tests in TESTS_BY_FEATURE.items() for t in tests}
+        self._threshold = {k: self.drift_threshold.labels(*k) for k in self._score}
+        self._state = {k: self.drift_state.labels(*k) for k in self._score}
+        self._detected = {k: self.detected.labels("data", *k) for k in self._score}
+        self._invalid = {reason: self.invalid.labels(reason) for reason in INVALID_REASONS}
+        self._quality = {k: self.quality.labels(k) for k in QUALITY_KINDS}
+        self._fill = {w: self.window_fill.labels(w) for w in ("reference", "current")}
+        for metric in ("mae", "rmse", "baseline_mae"):
+            self.model_performance.labels(metric)
+
+    def invalid_event(self, reason: str) -> None:
+        self._invalid[reason].inc()
+
+    def alarm(self, result: CheckResult) -> None:
+        self._detected[(result.feature, result.test)].inc()
+
+    def evaluation(self, results: list[CheckResult], drift_share: float, drifted_columns: int,
+                   quality: dict[str, float]) -> None:
+        self.evaluations.inc()
+        for r in results:
+            key = (r.feature, r.test)
+            self._score[key].set(r.statistic)
+            self._threshold[key].set(r.threshold)
+            self._state[key].set(1.0 if r.drifted else 0.0)
+        self.drift_share.set(drift_share)
+        self.drifted_columns.set(drifted_columns)
+        for kind, share in quality.items():
+            self._quality[kind].set(share)
+
+    def fill(self, reference: float, current: float) -> None:
+        self._fill["reference"].set(reference)
+        self._fill["current"].set(current)
+

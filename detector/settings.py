@@ -1,0 +1,43 @@
+"""Detector settings: env vars prefixed DETECTOR_ (plus the shared Kafka ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from detector.monitor import MonitorConfig
+
+
+class DetectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore")
+
+    reference_size: int = Field(20_000, ge=100, description="warm-up events forming the reference (N), per partition")
+    window_size: int = Field(200, ge=20, description="current window in events (W), per partition")
+    panes: int = Field(4, ge=1, description="panes per window (P); evaluated as each completes")
+    false_alarms_per_million: float = Field(0.1, gt=0, description="false-alarm budget, all "
+                                            "features and tests together, per 1M events")
+    ks_min_effect: float = Field(0.05, ge=0, lt=1, description="minimum KS D to alarm")
+    categorical_min_effect: float = Field(0.10, ge=0, lt=1, description="minimum total variation "
+                                          "distance for a categorical alarm")
+    out_of_range_min_share: float = Field(0.01, gt=0, le=1, description="minimum share outside "
+                                          "the reference range to alarm")
+    adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN confidence delta")
+    adwin_clock: int = Field(8, ge=1, description="ADWIN checks for a change every this many events")
+    app_id: str = Field("driftstream-detector", description="Faust app id = consumer group")
+    metrics_port: int = Field(8000, ge=0, le=65535, description="port of /metrics (0 = any free)")
+    metrics_host: str = Field("0.0.0.0", description="address /metrics binds to")  # noqa: S104
+    reports_dir: Path = Field(Path("reports"), description="where latest_drift_report.json goes")
+    data_dir: Path = Field(Path("var/detector"), description="Faust state directory")
+    batch_size: int = Field(1000, ge=1, description="events taken per batch")
+    batch_seconds: float = Field(0.5, gt=0, description="max wait to fill a batch")
+    log_level: str = Field("info", description="debug, info, warning, error")
+
+    def monitor_config(self) -> MonitorConfig:
+        return MonitorConfig(
+            reference_size=self.reference_size, window_size=self.window_size, panes=self.panes,
+            false_alarms_per_million=self.false_alarms_per_million,
+            ks_min_effect=self.ks_min_effect, categorical_min_effect=self.categorical_min_effect,
+            out_of_range_min_share=self.out_of_range_min_share, adwin_delta=self.adwin_delta,
+            adwin_clock=self.adwin_clock)

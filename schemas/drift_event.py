@@ -1,0 +1,39 @@
+"""Messages on drift.events (see drift_event.schema.json)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Result(msgspec.Struct):
+    feature: str
+    test: str
+    statistic: float
+    threshold: float
+    drifted: bool
+    p_value: float | None = None
+
+
+class WindowInfo(msgspec.Struct):
+    size: int
+    panes: int
+    events_processed: int
+    event_time_start: str | None
+    event_time_end: str | None
+
+
+class DriftEvent(msgspec.Struct):
+    kind: str  # "alarm" or "evaluation"
+    detector: str  # "data" or "model"
+    results: list[Result]
+    window: WindowInfo
+    drift_share: float
+    drifted_columns: int
+    emitted_at: str
+    partition: int | None = None  # the input partition whose window this is
+    model_version: str | None = None
+    trigger: dict | None = None  # replay metadata, for evaluation only
+
+
+encode = msgspec.json.Encoder().encode
+decode = msgspec.json.Decoder(DriftEvent).decode

@@ -1,13 +1,12 @@
 """A bare Faust agent: reads the topic with the detector's Faust settings and does nothing.
 
-Prints one line, "first=<unix> last=<unix> events=<n>", once it has read --expect events.
+Writes "<first event unix time> <last> <events>" to --out once it has read --expect events.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import faust
@@ -21,6 +20,7 @@ def main() -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--group", default="bare-agent")
+    parser.add_argument("--out", required=True, help="file to write the result line to")
     args = parser.parse_args()
     settings = DetectorSettings()
     app = faust.App(args.group, broker=faust_broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"]),
@@ -37,8 +37,8 @@ def main() -> None:
                 seen["first"] = time.time()
             seen["n"] += len(batch)
             if seen["n"] >= args.expect:
-                sys.stdout.write(f"first={seen['first']} last={time.time()} events={seen['n']}\n")
-                sys.stdout.flush()
+                with open(args.out, "w") as out:
+                    out.write(f"{seen['first']} {time.time()} {seen['n']}\n")
                 os._exit(0)
 
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()

@@ -46,6 +46,8 @@ def ensure_topics(settings: KafkaSettings, names: list[str], partitions: int | N
     wanted = [NewTopic(name, num_partitions=partitions or settings.topic_partitions,
                        replication_factor=1)
               for name in names if name not in existing]
+    if not wanted:
+        return
     for future in admin.create_topics(wanted, operation_timeout=timeout).values():
         try:
             future.result(timeout=timeout)

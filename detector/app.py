@@ -6,7 +6,7 @@ import logging
 
 import faust
 
-from detector.pipeline import Message, Pipeline
+from detector.pipeline import Pipeline
 from detector.settings import DetectorSettings
 from schemas.topics import KafkaSettings
 
@@ -31,6 +31,8 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         broker_max_poll_records=2_000,
         value_serializer="raw",
         key_serializer="raw",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     )
     source = app.topic(kafka.transactions_topic)
     dlq = app.topic(kafka.dlq_topic)
@@ -40,9 +42,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     @app.agent(source, name="detect")
     async def detect(stream):  # noqa: ANN001, ANN202 (Faust stream)
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            messages = [Message(e.message.key, e.message.value, e.message.headers, e.message.topic,
-                                e.message.partition, e.message.offset) for e in batch]
-            output = pipeline.process(messages)
+            output = pipeline.process([e.message for e in batch])  # Faust Messages fit Message
             for key, value, headers in output.dead_letters:
                 await dlq.send(key=key, value=value, headers=headers)
             for key, value in output.drift_events:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 
@@ -17,22 +18,24 @@ Columns = dict[str, np.ndarray]
 
 def columns(rows: Sequence[Transaction]) -> Columns:
     """Column arrays for rows; ``event_time`` is seconds since the epoch (naive = UTC)."""
-    quantity = np.fromiter((r.Quantity for r in rows), np.float64, len(rows))
-    price = np.fromiter((r.UnitPrice for r in rows), np.float64, len(rows))
+    quantity, price, country, invoice, customer, description, when = zip(*[
+        (r.Quantity, r.UnitPrice, r.Country, r.InvoiceNo, r.CustomerID, r.Description,
+         r.InvoiceDate) for r in rows], strict=True)
+    q = np.array(quantity, dtype=np.float64)
+    p = np.array(price, dtype=np.float64)
     return {
-        "quantity": quantity,
-        "unit_price": price,
-        "line_total": quantity * price,
-        "country": np.array([r.Country for r in rows], dtype=object),
-        "cancellation": np.fromiter((r.InvoiceNo[0] == "C" for r in rows), np.bool_, len(rows)),
-        "customer_missing": np.fromiter((r.CustomerID is None for r in rows), np.bool_, len(rows)),
-        "description_missing": np.fromiter((r.Description is None for r in rows), np.bool_, len(rows)),
-        "event_time": np.fromiter((_epoch(r) for r in rows), np.float64, len(rows)),
+        "quantity": q,
+        "unit_price": p,
+        "line_total": q * p,
+        "country": np.array(country, dtype=object),
+        "cancellation": np.array([i[0] == "C" for i in invoice], dtype=np.bool_),
+        "customer_missing": np.array([c is None for c in customer], dtype=np.bool_),
+        "description_missing": np.array([d is None for d in description], dtype=np.bool_),
+        "event_time": np.array([_epoch(w) for w in when], dtype=np.float64),
     }
 
 
-def _epoch(row: Transaction) -> float:
-    when = row.InvoiceDate
+def _epoch(when: datetime) -> float:
     return (when - _EPOCH).total_seconds() if when.tzinfo is None else when.timestamp()
 
 
@@ -63,6 +66,4 @@ def length(cols: Columns) -> int:
     return len(cols["quantity"])
 
 
-import datetime as _dt  # noqa: E402
-
-_EPOCH = _dt.datetime(1970, 1, 1)
+_EPOCH = datetime(1970, 1, 1)

@@ -70,8 +70,11 @@ class Metrics:
         self._invalid = {reason: self.invalid.labels(reason) for reason in INVALID_REASONS}
         self._quality = {k: self.quality.labels(k) for k in QUALITY_KINDS}
         self._fill = {w: self.window_fill.labels(w) for w in ("reference", "current")}
-        for metric in ("mae", "rmse", "baseline_mae"):
-            self.model_performance.labels(metric)
+        for metric in ("mae", "rmse", "baseline_mae"):  # NaN until a model is scored
+            self.model_performance.labels(metric).set(float("nan"))
+        for test in ("adwin", "ks"):  # model alarms (error, prediction drift): the model issue
+            self.detected.labels("model", "error" if test == "adwin" else "prediction", test)
+        self.model_version.labels("none").set(1)
 
     def invalid_event(self, reason: str) -> None:
         self._invalid[reason].inc()

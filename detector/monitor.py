@@ -5,7 +5,7 @@ Pure logic: it sees feature columns, never Kafka, headers or clocks.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,7 @@ class MonitorConfig:
     out_of_range_min_share: float = 0.01
     adwin_delta: float = 1e-5
     adwin_clock: int = 8
+    adwin_group: int = 1
 
     def __post_init__(self) -> None:
         if self.reference_size < 100:
@@ -126,7 +127,8 @@ class DriftMonitor:
                                        c.out_of_range_min_share) for f in NUMERIC]
         self.categorical = [CategoricalCheck(f, reference.categorical[f], c.window_size, c.alpha,
                                              c.categorical_min_effect) for f in CATEGORICAL]
-        self.adwins = [AdwinCheck(f, reference.numeric[f], c.adwin_delta, c.adwin_clock) for f in NUMERIC]
+        self.adwins = [AdwinCheck(f, reference.numeric[f], c.adwin_delta, c.adwin_clock,
+                                  c.adwin_group) for f in NUMERIC]
         self._pane, self._pane_size = [], 0
         self._panes.clear()
         self._drifted.clear()
@@ -204,8 +206,9 @@ class DriftMonitor:
         quality = {f"out_of_range:{ch.feature}": float(ch.outside(window[ch.feature]).mean())
                    for ch in self.ranges}
         countries = self.reference.categorical["country"] if self.reference else {}
-        unseen = np.fromiter((c not in countries for c in window["country"]), np.bool_)
-        quality["unseen:country"] = float(unseen.mean())
+        counts = Counter(window["country"].tolist())
+        unseen = sum(n for country, n in counts.items() if country not in countries)
+        quality["unseen:country"] = unseen / len(window["country"])
         quality["null:customer_id"] = float(window["customer_missing"].mean())
         quality["null:description"] = float(window["description_missing"].mean())
         return quality

@@ -24,7 +24,8 @@ class DetectorSettings(BaseSettings):
     out_of_range_min_share: float = Field(0.01, gt=0, le=1, description="minimum share outside "
                                           "the reference range to alarm")
     adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN confidence delta")
-    adwin_clock: int = Field(8, ge=1, description="ADWIN checks for a change every this many events")
+    adwin_clock: int = Field(8, ge=1, description="ADWIN checks for a change every this many updates")
+    adwin_group: int = Field(1, ge=1, description="events averaged per ADWIN update (CPU vs delay)")
     app_id: str = Field("driftstream-detector", description="Faust app id = consumer group")
     metrics_port: int = Field(8000, ge=0, le=65535, description="port of /metrics (0 = any free)")
     metrics_host: str = Field("0.0.0.0", description="address /metrics binds to")  # noqa: S104
@@ -32,6 +33,8 @@ class DetectorSettings(BaseSettings):
     data_dir: Path = Field(Path("var/detector"), description="Faust state directory")
     batch_size: int = Field(1000, ge=1, description="events taken per batch")
     batch_seconds: float = Field(0.5, gt=0, description="max wait to fill a batch")
+    session_timeout: float = Field(30.0, gt=0, description="consumer group session timeout, s "
+                                   "(Tansu joins take half of it: the demo uses 6)")
     log_level: str = Field("info", description="debug, info, warning, error")
 
     def monitor_config(self) -> MonitorConfig:
@@ -40,4 +43,4 @@ class DetectorSettings(BaseSettings):
             false_alarms_per_million=self.false_alarms_per_million,
             ks_min_effect=self.ks_min_effect, categorical_min_effect=self.categorical_min_effect,
             out_of_range_min_share=self.out_of_range_min_share, adwin_delta=self.adwin_delta,
-            adwin_clock=self.adwin_clock)
+            adwin_clock=self.adwin_clock, adwin_group=self.adwin_group)

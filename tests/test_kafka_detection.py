@@ -1,0 +1,81 @@
+"""End to end on the full data set and a real broker: quiet when clean, fast when drifted.
+
+Delays come from the alarms on drift.events: each carries, for evaluation only, how many
+events at or after the onset the detector had seen when it fired (replay headers).
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from kafka_broker import wait_for
+from services import Detector, base_env, read_topic, replay
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+ROWS = 541_909
+NUMERIC = {"quantity", "unit_price", "line_total"}
+
+
+def alarms(bootstrap: str, topic: str) -> list[dict]:
+    events = (orjson.loads(m.value()) for m in read_topic(bootstrap, topic))
+    return [e for e in events if e["kind"] == "alarm"]
+
+
+def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path, tmp_path, capsys) -> None:  # noqa: ANN001
+    env = base_env(kafka_bootstrap, topics)
+    detector = Detector(env, tmp_path).start()
+    try:
+        result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42")
+        assert result.returncode == 0, result.stderr
+        detector.wait_processed(ROWS)
+        metrics = detector.scrape()
+        assert metrics["clv_events_processed_total"] == ROWS
+        assert detector.total("clv_drift_detected_total") == 0
+        assert alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"]) == []
+        assert metrics["clv_evaluations_total"] > 10_000
+        with capsys.disabled():
+            print(f"\n[detection] clean shuffled replay: {ROWS} events, 0 alarms, "
+                  f"{metrics['clv_evaluations_total']:.0f} evaluations")
+    finally:
+        detector.stop()
+
+
+@pytest.mark.parametrize(("scenario", "features", "bound"), [
+    ("scale", NUMERIC, 500),
+    ("outliers", NUMERIC, 500),
+    ("country-mix", {"country"}, 1_000),
+])
+def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, tmp_path, capsys,  # noqa: ANN001
+                                          scenario: str, features: set, bound: int) -> None:
+    env = base_env(kafka_bootstrap, topics)
+    detector = Detector(env, tmp_path).start()
+    try:
+        result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42",
+                        "--scenario", scenario, "--onset", "0.5")
+        assert result.returncode == 0, result.stderr
+
+        def fired() -> list[dict]:
+            if not any(detector.value(f'clv_drift_detected_total{{feature="{f}",kind="data",'
+                                      f'test="{t}"}}') for f in features
+                       for t in ("ks", "out_of_range", "adwin", "categorical")):
+                return []
+            return [a for a in alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
+                    if a["results"][0]["feature"] in features]
+
+        found = wait_for(fired, 600, f"an alarm on {sorted(features)}", interval=1)
+        before_onset = [a for a in found if a["trigger"]["seq"] < a["trigger"]["onset"]]
+        assert before_onset == []
+        first = min(found, key=lambda a: a["trigger"]["events_since_onset"])
+        delay = first["trigger"]["events_since_onset"]
+        with capsys.disabled():
+            print(f"\n[detection] {scenario}: first alarm {delay} events after onset "
+                  f"({first['results'][0]['feature']}, {first['results'][0]['test']}, "
+                  f"statistic {first['results'][0]['statistic']:.4f} vs "
+                  f"{first['results'][0]['threshold']:.4f}, partition {first['partition']})")
+        assert delay <= bound
+        report = (detector.reports / "latest_drift_report.json").read_bytes()
+        assert orjson.loads(report)["alarm"]["kind"] == "alarm"
+        assert detector.alive
+    finally:
+        detector.stop()

@@ -1,0 +1,105 @@
+"""The drift monitor's schedule and alarm logic on seeded streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector.monitor import DriftMonitor, MonitorConfig
+
+
+def stream(rng: np.random.Generator, n: int, shift: float = 0.0, uk: float = 0.9) -> dict:
+    q = rng.lognormal(1.0 + shift, 1.0, n)
+    return {"quantity": q, "unit_price": rng.lognormal(0.5, 0.5, n), "line_total": q * 2.0,
+            "country": np.where(rng.random(n) < uk, "UK", "DE").astype(object),
+            "cancellation": rng.random(n) < 0.02, "customer_missing": rng.random(n) < 0.25,
+            "description_missing": np.zeros(n, bool), "event_time": np.arange(n, dtype=float)}
+
+
+def feed(monitor: DriftMonitor, cols: dict, batch: int) -> list:
+    n = cols["quantity"].size
+    out = []
+    for start in range(0, n, batch):
+        out += monitor.update({k: v[start:start + batch] for k, v in cols.items()})
+    return out
+
+
+CONFIG = MonitorConfig(reference_size=1_000, window_size=100, panes=4)
+
+
+def test_evaluates_each_pane_once_the_window_is_full() -> None:
+    outcomes = feed(DriftMonitor(CONFIG), stream(np.random.default_rng(1), 2_000), batch=37)
+    evaluations = [o.events_processed for o in outcomes if o.kind == "evaluation"]
+    # Warm-up 1,000, window full at 1,100, then one evaluation per 25-event pane up to 2,000.
+    assert evaluations == list(range(1_100, 2_001, 25))
+
+
+def test_outcomes_do_not_depend_on_batch_sizes() -> None:
+    cols = stream(np.random.default_rng(2), 3_000)
+    shifted = stream(np.random.default_rng(3), 1_000, shift=1.5)
+    both = {k: np.concatenate([cols[k], shifted[k]]) for k in cols}
+
+    def summary(batch: int) -> list:
+        return [(o.kind, o.events_processed, [(a.feature, a.test) for a in o.alarms])
+                for o in feed(DriftMonitor(CONFIG), both, batch)]
+
+    assert summary(1) == summary(64) == summary(4_000)
+
+
+def test_alarms_on_rising_edges_only() -> None:
+    rng = np.random.default_rng(4)
+    monitor = DriftMonitor(CONFIG)
+    feed(monitor, stream(rng, 2_000), 500)
+    drifted = feed(monitor, stream(rng, 1_000, shift=2.0), 50)
+    ks_alarms = [(o.events_processed, a.feature) for o in drifted for a in o.alarms if a.test == "ks"]
+    # One alarm per drifted feature, though every later pane stays drifted.
+    assert sorted(f for _, f in ks_alarms) == ["line_total", "quantity"]
+    assert all(2_000 < at <= 2_100 for at, _ in ks_alarms)
+    assert all(r.drifted for r in drifted[-1].results if r.test == "ks" and r.feature == "quantity")
+    back = feed(monitor, stream(rng, 1_000), 50)
+    assert not [a for o in back for a in o.alarms if a.test == "ks"]
+    again = feed(monitor, stream(rng, 1_000, shift=2.0), 50)
+    assert {a.feature for o in again for a in o.alarms if a.test == "ks"} == {"quantity", "line_total"}
+
+
+def test_categorical_shift_names_the_feature() -> None:
+    rng = np.random.default_rng(5)
+    monitor = DriftMonitor(CONFIG)
+    feed(monitor, stream(rng, 3_000), 100)
+    outcomes = feed(monitor, stream(rng, 500, uk=0.5), 25)
+    alarms = {(a.feature, a.test) for o in outcomes for a in o.alarms}
+    assert ("country", "categorical") in alarms
+    assert not any(f in ("cancellation", "customer_missing") for f, _ in alarms)
+
+
+def test_a_stationary_stream_stays_quiet() -> None:
+    rng = np.random.default_rng(6)
+    monitor = DriftMonitor(MonitorConfig(reference_size=5_000))
+    outcomes = feed(monitor, stream(rng, 200_000), 1_000)
+    assert [a for o in outcomes for a in o.alarms] == []
+    assert len([o for o in outcomes if o.kind == "evaluation"]) == (200_000 - 5_000 - 200) // 50 + 1
+
+
+def test_new_reference_resets_the_window() -> None:
+    monitor = DriftMonitor(CONFIG)
+    feed(monitor, stream(np.random.default_rng(7), 1_500), 100)
+    assert monitor.window_fill == 1.0
+    monitor.set_reference(monitor.reference)
+    assert monitor.window_fill == 0.0
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"window_size": 100, "panes": 3}, "multiple of panes"),
+    ({"reference_size": 10}, "reference_size"),
+    ({"window_size": 10, "panes": 1}, "window_size"),
+    ({"false_alarms_per_million": 0}, "false_alarms_per_million"),
+])
+def test_config_errors_name_the_parameter(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MonitorConfig(**kwargs)
+
+
+def test_alpha_splits_the_budget_over_tests_and_evaluations() -> None:
+    config = MonitorConfig(window_size=200, panes=4, false_alarms_per_million=0.1)
+    evaluations_per_million = 1e6 / 50
+    assert config.alpha * evaluations_per_million * config.window_tests == pytest.approx(0.1)

@@ -1,0 +1,133 @@
+"""Static checks of the monitoring stack: promtool, compose, dashboards."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from detector.settings import DetectorSettings
+from producer.settings import ProducerSettings
+from schemas.topics import KafkaSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+PROM = ROOT / "monitoring" / "prometheus"
+GRAFANA = ROOT / "monitoring" / "grafana"
+COMPOSE = yaml.safe_load((ROOT / "compose.yml").read_text())
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    if shutil.which("promtool") is None:
+        pytest.fail("promtool is missing: `make test` installs Debian's prometheus package")
+    return subprocess.run(["promtool", *args], cwd=PROM, capture_output=True, text=True, timeout=120)
+
+
+def test_promtool_check_config() -> None:
+    result = promtool("check", "config", "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_check_rules() -> None:
+    result = promtool("check", "rules", *[str(p) for p in sorted((PROM / "rules").glob("*.yml"))])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_of_every_alert() -> None:
+    result = promtool("test", "rules", *[str(p) for p in sorted((PROM / "tests").glob("*.yml"))])
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = set(re.findall(r"alertname: (\w+)", "".join(p.read_text() for p in (PROM / "tests").glob("*.yml"))))
+    assert tested == {r["alert"] for r in alert_rules()}
+
+
+def alert_rules() -> list[dict]:
+    return [rule for path in sorted((PROM / "rules").glob("*.yml"))
+            for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+
+
+def test_alert_rules_carry_for_severity_and_annotations() -> None:
+    for rule in alert_rules():
+        assert "for" in rule, rule["alert"]
+        assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule["alert"]
+
+
+def test_compose_matches_the_compose_specification() -> None:
+    path = ROOT / "build" / "compose_spec.json"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: `make test` fetches it (docker-compose 1.29.2 wheel)")
+    schema = json.loads(path.read_text())
+    schema.pop("$schema")  # draft 2019-09 vocabulary; validate with the current draft
+    jsonschema.validate(COMPOSE, schema)
+
+
+def test_every_file_compose_mounts_exists() -> None:
+    for name, service in COMPOSE["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith((".", "/")):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+        if "build" in service:
+            assert (ROOT / "Dockerfile").exists()
+
+
+def test_every_env_var_compose_sets_is_read_by_a_settings_class() -> None:
+    ours = set()
+    for cls in (KafkaSettings, DetectorSettings, ProducerSettings):
+        prefix = cls.model_config.get("env_prefix", "")
+        ours |= {f"{prefix}{name}".upper() for name in cls.model_fields}
+    for name in ("detector", "producer"):
+        env = set(COMPOSE["services"][name]["environment"])
+        assert env <= ours, f"{name} sets unknown env vars {env - ours}"
+    assert {"DETECTOR_WINDOW_SIZE", "DETECTOR_REFERENCE_SIZE", "KAFKA_BOOTSTRAP_SERVERS"} <= \
+        set(COMPOSE["services"]["detector"]["environment"])
+
+
+def test_compose_services_start_the_entry_points_the_tests_run() -> None:
+    services = COMPOSE["services"]
+    assert services["detector"]["command"] == ["python", "-m", "detector"]
+    assert services["producer"]["entrypoint"] == ["python", "-m", "producer"]
+    assert services["kafka"]["image"].split(":")[1] in (ROOT / "tools" / "kafka" / "pom.xml").read_text()
+    for name, service in services.items():
+        assert "healthcheck" in service or "tools" in service.get("profiles", []), name
+        for dep in service.get("depends_on", {}).values():
+            assert dep["condition"] == "service_healthy", name
+    grafana_env = services["grafana"]["environment"]
+    assert grafana_env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert grafana_env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def dashboards() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((GRAFANA / "dashboards").glob("*.json"))]
+
+
+def test_dashboards_are_valid_with_unique_ids_and_the_provisioned_datasource() -> None:
+    datasource = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    for dash in dashboards():
+        ids = [p["id"] for p in dash["panels"]]
+        assert len(ids) == len(set(ids))
+        for panel in dash["panels"]:
+            assert panel["datasource"]["uid"] == uid
+            assert panel["targets"] and all(t["datasource"]["uid"] == uid for t in panel["targets"])
+    titles = {p["title"] for d in dashboards() for p in d["panels"]}
+    assert {"Data Drift Events", "Model Drift Events"} <= titles
+    assert "CLV Drift Dashboard" in {d["title"] for d in dashboards()}
+
+
+def test_every_exported_metric_is_on_a_panel() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from detector.metrics import Metrics
+
+    registry = CollectorRegistry()
+    Metrics(registry)
+    names = {m.name for m in registry.collect()}
+    exprs = " ".join(t["expr"] for d in dashboards() for p in d["panels"] for t in p["targets"])
+    missing = {n for n in names if n not in exprs}
+    assert missing == set(), f"metrics on no panel: {missing}"

@@ -1,0 +1,72 @@
+"""The broker-free pipeline: dead letters with reasons, metrics in a fresh registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+from prometheus_client import CollectorRegistry
+
+from detector.metrics import Metrics
+from detector.monitor import MonitorConfig
+from detector.pipeline import Message, Pipeline
+from producer.replay import MALFORMED, encode_rows
+from producer import data
+
+
+def test_invalid_messages_become_dead_letters_and_counts(data_path, tmp_path) -> None:  # noqa: ANN001
+    frame = data.load_online_retail(data_path).iloc[:3_000]
+    rows = list(encode_rows(frame))
+    registry = CollectorRegistry()
+    pipeline = Pipeline(MonitorConfig(reference_size=1_000, window_size=100, panes=4),
+                        Metrics(registry), tmp_path)
+    messages, bad = [], 0
+    for i, (key, value) in enumerate(rows):
+        if i % 100 == 7:
+            reason, breaker = MALFORMED[bad % len(MALFORMED)]
+            messages.append(Message(key, breaker(value), [("replay-malformed", reason.encode())],
+                                    "tx", i % 2, i))
+            bad += 1
+        messages.append(Message(key, value, [], "tx", i % 2, i))
+    out = pipeline.process(messages)
+    assert len(out.dead_letters) == bad == 30
+    for (key, value, headers), original in zip(out.dead_letters, [m for m in messages if m.headers],
+                                               strict=True):
+        meta = dict(headers)
+        assert (key, value) == (original.key, original.value)  # original bytes kept
+        assert meta["error-reason"] == original.headers[0][1]
+        assert meta["source-topic"] == b"tx"
+        assert int(meta["source-offset"]) == original.offset
+    assert registry.get_sample_value("clv_events_processed_total") == 3_000
+    for reason, _ in MALFORMED:
+        expected = sum(1 for k in range(bad) if MALFORMED[k % len(MALFORMED)][0] == reason)
+        assert registry.get_sample_value("clv_events_invalid_total", {"reason": reason}) == expected
+    # Two partitions of 1,500: each warmed up (1,000), each window (100) full.
+    assert registry.get_sample_value("clv_window_fill_ratio", {"window": "current"}) == 1.0
+    assert registry.get_sample_value("clv_evaluations_total") > 0
+    events = [orjson.loads(v) for k, v in out.drift_events]
+    assert {e["kind"] for e in events} <= {"evaluation", "alarm"}
+    assert all(e["partition"] in (0, 1) for e in events)
+
+
+def test_alarm_writes_the_report(tmp_path) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(3)
+    registry = CollectorRegistry()
+    pipeline = Pipeline(MonitorConfig(reference_size=1_000, window_size=100, panes=4),
+                        Metrics(registry), tmp_path)
+
+    def message(i: int, quantity: int) -> Message:
+        row = {"InvoiceNo": str(500_000 + i), "StockCode": "A", "Description": None,
+               "Quantity": quantity, "InvoiceDate": "2011-01-01T10:00:00",
+               "UnitPrice": 2.0, "CustomerID": None, "Country": "United Kingdom"}
+        return Message(b"k", orjson.dumps(row), [], "tx", 0, i)
+
+    pipeline.process([message(i, int(q)) for i, q in enumerate(rng.integers(1, 10, 1_500))])
+    assert not (tmp_path / "latest_drift_report.json").exists()
+    out = pipeline.process([message(i, int(q)) for i, q in enumerate(rng.integers(30, 60, 200))])
+    alarms = [orjson.loads(v) for k, v in out.drift_events if orjson.loads(v)["kind"] == "alarm"]
+    assert {a["results"][0]["feature"] for a in alarms} >= {"quantity", "line_total"}
+    report = orjson.loads((tmp_path / "latest_drift_report.json").read_bytes())
+    assert report["alarm"]["results"][0]["drifted"]
+    assert report["alarm"]["window"]["event_time_start"] == "2011-01-01T10:00:00"
+    assert registry.get_sample_value("clv_drift_detected_total",
+                                     {"kind": "data", "feature": "quantity", "test": "ks"}) == 1

@@ -1,0 +1,103 @@
+"""Drift scenarios, data loading and the producer CLI's handling of user mistakes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from producer import data, scenarios
+
+ROOT = data.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def frame(data_path) -> pd.DataFrame:  # noqa: ANN001
+    full = data.load_online_retail(data_path)
+    return full.iloc[np.random.default_rng(0).permutation(len(full))[:40_000]].reset_index(drop=True)
+
+
+def test_scale_multiplies_only_after_onset(frame: pd.DataFrame) -> None:
+    out, onset = scenarios.apply(frame, scenarios.Scenario("scale", 20_000), seed=1)
+    pd.testing.assert_frame_equal(out.iloc[:onset], frame.iloc[:onset])
+    after = frame.iloc[onset:]
+    big = after["Quantity"].abs() >= 20  # rounding to integers blurs small quantities
+    ratio_q = out["Quantity"].iloc[onset:][big] / after["Quantity"][big]
+    assert ratio_q.between(1.5 - 0.03, 3.0 + 0.03).all()
+    priced = after["UnitPrice"] >= 1
+    ratio_p = out["UnitPrice"].iloc[onset:][priced] / after["UnitPrice"][priced]
+    assert ratio_p.between(1.3 - 0.01, 2.5 + 0.01).all()
+
+
+def test_outliers_hit_ten_percent_of_rows(frame: pd.DataFrame) -> None:
+    out, onset = scenarios.apply(frame, scenarios.Scenario("outliers", 10_000), seed=2)
+    hit = out["Quantity"].iloc[onset:].isin([-9999, 99999])
+    assert abs(hit.mean() - 0.10) < 0.01
+    assert out["UnitPrice"].iloc[onset:][hit].between(0.01, 100_000).all()
+    assert not out["Quantity"].iloc[:onset].isin([-9999, 99999]).any()
+
+
+def test_country_mix_brings_uk_share_to_seventy_percent(frame: pd.DataFrame) -> None:
+    out, onset = scenarios.apply(frame, scenarios.Scenario("country-mix", 20_000), seed=3)
+    share = (out["Country"].iloc[onset:] == "United Kingdom").mean()
+    assert abs(share - 0.70) < 0.015
+    assert (frame["Country"].iloc[:onset] == "United Kingdom").mean() > 0.88
+
+
+def test_gradual_ramps_in_scale(frame: pd.DataFrame) -> None:
+    out, onset = scenarios.apply(frame, scenarios.Scenario("gradual", 10_000, ramp=20_000), seed=4)
+    before = frame["UnitPrice"].to_numpy()[onset:]
+    valid = before >= 1
+    price_ratio = np.divide(out["UnitPrice"].to_numpy()[onset:], before, where=valid,
+                            out=np.ones_like(before))
+    early = price_ratio[:2_000][valid[:2_000]].mean()
+    late = price_ratio[25_000:][valid[25_000:]].mean()
+    assert early < 1.1 < 1.7 < late
+
+
+@pytest.mark.parametrize(("text", "rows", "expected"), [("0.5", 1000, 500), ("250", 1000, 250),
+                                                         ("5000", 1000, 1000), ("0", 10, 0)])
+def test_onset_as_row_or_fraction(text: str, rows: int, expected: int) -> None:
+    assert scenarios.resolve_onset(text, rows) == expected
+
+
+@pytest.mark.parametrize("text", ["1.5", "-3", "half"])
+def test_bad_onset_is_a_clear_error(text: str) -> None:
+    with pytest.raises(ValueError, match="onset"):
+        scenarios.resolve_onset(text, 100)
+
+
+def test_reads_csv_xlsx_and_parquet_alike(frame: pd.DataFrame, tmp_path) -> None:  # noqa: ANN001
+    small = frame.iloc[:300]
+    small.to_csv(tmp_path / "rows.csv", index=False)
+    small.to_excel(tmp_path / "rows.xlsx", index=False)
+    small.to_parquet(tmp_path / "rows.parquet")
+    loaded = [data.load_online_retail(tmp_path / f"rows.{ext}") for ext in ("csv", "xlsx", "parquet")]
+    for other in loaded:
+        assert other["Quantity"].tolist() == small["Quantity"].tolist()
+        assert other["Country"].tolist() == small["Country"].tolist()
+        assert other["InvoiceDate"].tolist() == small["InvoiceDate"].tolist()
+
+
+def test_missing_columns_are_named(tmp_path) -> None:  # noqa: ANN001
+    pd.DataFrame({"InvoiceNo": ["1"], "Quantity": [1]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(data.DataError, match="StockCode.*Country"):
+        data.load_online_retail(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--data", "/nonexistent/file.csv"], "does not exist"),
+    (["--scenario", "tsunami"], "scenario must be one of"),
+    (["--onset", "2.5"], "onset fraction"),
+    (["--order", "random"], "order"),
+])
+def test_cli_user_mistakes_exit_2_without_traceback(data_path, args: list, message: str) -> None:  # noqa: ANN001
+    base = ["--data", str(data_path)] if args[0] != "--data" else []
+    result = subprocess.run([sys.executable, "-m", "producer", "replay", *base, *args],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,91 @@
+"""The transaction contract: the Python decoder and the JSON Schema agree, errors are precise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import msgspec
+import orjson
+import pytest
+
+from producer.replay import MALFORMED
+from schemas import drift_event
+from schemas.transaction import INVALID_REASONS, InvalidEvent, decode_transaction
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+GOOD = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART",
+        "Quantity": 6, "InvoiceDate": "2010-12-01T08:26:00", "UnitPrice": 2.55,
+        "CustomerID": 17850, "Country": "United Kingdom"}
+TX_SCHEMA = json.loads((SCHEMAS / "transaction.schema.json").read_text())
+
+
+def test_valid_row_decodes() -> None:
+    row = decode_transaction(orjson.dumps(GOOD))
+    assert (row.Quantity, row.UnitPrice, row.CustomerID) == (6, 2.55, 17850)
+    assert row.InvoiceDate.isoformat() == "2010-12-01T08:26:00"
+    assert not row.is_cancellation
+    assert decode_transaction(orjson.dumps({**GOOD, "InvoiceNo": "C536379"})).is_cancellation
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"not json", "malformed_json"),
+    (None, "malformed_json"),
+    (b"[1, 2]", "not_object"),
+    (orjson.dumps({k: v for k, v in GOOD.items() if k != "Country"}), "missing_field"),
+    (orjson.dumps({**GOOD, "Quantity": "six"}), "wrong_type"),
+    (orjson.dumps({**GOOD, "Quantity": 2.5}), "wrong_type"),
+    (orjson.dumps(GOOD).replace(b'"UnitPrice":2.55', b'"UnitPrice":1e999'), "non_finite"),
+    (orjson.dumps({**GOOD, "Quantity": 10**9}), "out_of_bounds"),
+    (orjson.dumps({**GOOD, "UnitPrice": 1e12}), "out_of_bounds"),
+    (orjson.dumps({**GOOD, "InvoiceDate": "yesterday"}), "bad_timestamp"),
+    (orjson.dumps({**GOOD, "Country": ""}), "empty_field"),
+    (orjson.dumps({**GOOD, "CustomerID": -4}), "out_of_bounds"),
+])
+def test_each_failure_has_its_reason(raw: bytes | None, reason: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode_transaction(raw)
+    assert caught.value.reason == reason
+    assert reason in INVALID_REASONS
+
+
+def _schema_accepts(raw: bytes) -> bool:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return False
+    validator = jsonschema.Draft202012Validator(
+        TX_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return validator.is_valid(value)
+
+
+@pytest.mark.parametrize("name_breaker", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_producer_malformed_messages_fail_both_contracts(name_breaker) -> None:  # noqa: ANN001
+    reason, breaker = name_breaker
+    raw = breaker(orjson.dumps(GOOD))
+    with pytest.raises(InvalidEvent) as caught:
+        decode_transaction(raw)
+    assert caught.value.reason == reason
+    if reason not in ("non_finite", "bad_timestamp"):  # JSON Schema has no inf; format is advisory
+        assert not _schema_accepts(raw)
+
+
+def test_json_schema_accepts_what_the_decoder_accepts() -> None:
+    for row in (GOOD, {**GOOD, "CustomerID": None, "Description": None},
+                {**GOOD, "Quantity": -80995, "InvoiceNo": "C1"}):
+        raw = orjson.dumps(row)
+        decode_transaction(raw)
+        assert _schema_accepts(raw)
+
+
+def test_drift_event_matches_its_schema() -> None:
+    event = drift_event.DriftEvent(
+        kind="alarm", detector="data",
+        results=[drift_event.Result("quantity", "ks", 0.31, 0.19, True, None)],
+        window=drift_event.WindowInfo(200, 4, 12345, "2011-01-01T00:00:00", "2011-01-02T00:00:00"),
+        drift_share=1 / 6, drifted_columns=1, emitted_at="2026-11-27T00:00:00+00:00",
+        partition=0, trigger={"seq": 5, "onset": 1})
+    schema = json.loads((SCHEMAS / "drift_event.schema.json").read_text())
+    jsonschema.validate(msgspec.json.decode(drift_event.encode(event)), schema)
+    assert drift_event.decode(drift_event.encode(event)) == event

@@ -11,8 +11,9 @@ import time
 
 import faust
 
-from detector.app import faust_broker
+from detector.app import faust_app
 from detector.settings import DetectorSettings
+from schemas.topics import KafkaSettings
 
 
 def main() -> None:
@@ -22,12 +23,8 @@ def main() -> None:
     parser.add_argument("--group", default="bare-agent")
     parser.add_argument("--out", required=True, help="file to write the result line to")
     args = parser.parse_args()
-    settings = DetectorSettings()
-    app = faust.App(args.group, broker=faust_broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"]),
-                    store="memory://", topic_disable_leader=True, web_enabled=False,
-                    consumer_auto_offset_reset="earliest", stream_buffer_maxsize=16_384,
-                    broker_max_poll_records=2_000, value_serializer="raw", key_serializer="raw",
-                    datadir=f"/tmp/bare-agent-{os.getpid()}")
+    settings = DetectorSettings(data_dir=f"/tmp/bare-agent-{os.getpid()}")
+    app = faust_app(args.group, settings, KafkaSettings())
     seen = {"n": 0, "first": 0.0}
 
     @app.agent(app.topic(args.topic))

@@ -1,4 +1,4 @@
-"""The Faust worker: a thin agent around the Pipeline."""
+"""The Faust worker: a thin agent that hands batches to the pipeline process."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import faust
 
-from detector.pipeline import Pipeline
+from detector.offload import PipelineProcess
 from detector.settings import DetectorSettings
 from schemas.topics import KafkaSettings
 
@@ -17,9 +17,10 @@ def faust_broker(bootstrap: str) -> str:
     return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
 
 
-def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeline) -> faust.App:
-    app = faust.App(
-        settings.app_id,
+def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings) -> faust.App:
+    """A Faust app with driftstream's consumer settings (the bench's bare agent uses it too)."""
+    return faust.App(
+        app_id,
         broker=faust_broker(kafka.kafka_bootstrap_servers),
         store="memory://",
         datadir=str(settings.data_dir),
@@ -34,6 +35,10 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     )
+
+
+def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: PipelineProcess) -> faust.App:
+    app = faust_app(settings.app_id, settings, kafka)
     source = app.topic(kafka.transactions_topic)
     dlq = app.topic(kafka.dlq_topic)
     events = app.topic(kafka.drift_events_topic)
@@ -42,10 +47,19 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     @app.agent(source, name="detect")
     async def detect(stream):  # noqa: ANN001, ANN202 (Faust stream)
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            output = pipeline.process([e.message for e in batch])  # Faust Messages fit Message
-            for key, value, headers in output.dead_letters:
+            messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
+                        for m in (e.message for e in batch)]
+            try:
+                dead_letters, drift_events = await pipeline.process(messages)
+            except Exception as error:
+                # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
+                # Faust restart a lone agent that would skip or stall the batch.
+                log.exception("pipeline failed; stopping the worker")
+                await app.crash(error)
+                return
+            for key, value, headers in dead_letters:
                 await dlq.send(key=key, value=value, headers=headers)
-            for key, value in output.drift_events:
+            for key, value in drift_events:
                 await events.send(key=key, value=value)
             for e in batch:
                 processed_offsets[e.message.tp] = e.message.offset
@@ -53,13 +67,14 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     @app.timer(interval=2.0)
     async def report_lag() -> None:
         consumer = app.consumer
+        lags = {}
         for tp in consumer.assignment():
             if tp.topic != kafka.transactions_topic:
                 continue
             highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue
-            done = processed_offsets.get(tp, -1) + 1
-            pipeline.metrics.lag.labels(str(tp.partition)).set(max(highwater - done, 0))
+            if highwater is not None:
+                lags[tp.partition] = max(highwater - (processed_offsets.get(tp, -1) + 1), 0)
+        if lags:
+            pipeline.lag(lags)
 
     return app

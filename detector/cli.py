@@ -6,7 +6,6 @@ import logging
 import sys
 
 import typer
-from prometheus_client import REGISTRY, start_http_server
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -41,13 +40,10 @@ def run(**overrides: str | None) -> None:
     from detector.worker import run_worker
 
     try:
-        server, _ = start_http_server(settings.metrics_port, settings.metrics_host, REGISTRY)
-    except OSError as error:
-        console.print(f"[red]error:[/red] cannot serve /metrics on port {settings.metrics_port}: {error}")
+        run_worker(settings, kafka)
+    except RuntimeError as error:  # the pipeline process could not start (port in use, ...)
+        console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
-    logging.getLogger(__name__).info("metrics on http://%s:%d/metrics", settings.metrics_host,
-                                     server.server_port)
-    run_worker(settings, kafka, REGISTRY)
 
 
 def main() -> None:

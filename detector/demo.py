@@ -208,9 +208,10 @@ def summary(alarms: list[dict], onset: int, rows: int, scenario: str, seconds: f
     if after:
         first = min(after, key=lambda a: a["trigger"]["events_since_onset"])
         r = first["results"][0]
+        judged = (f"ADWIN change at δ={r['threshold']:g}" if r["test"] == "adwin"
+                  else f"{r['statistic']:.4f} > {r['threshold']:.4f}")
         console.print(f"first alarm after onset: {first['trigger']['events_since_onset']} events "
-                      f"later — {r['feature']} / {r['test']} ({r['statistic']:.4f} > "
-                      f"{r['threshold']:.4f})")
+                      f"later — {r['feature']} / {r['test']} ({judged})")
     elif scenario != "none":
         console.print("[yellow]no alarm after onset[/yellow]")
 

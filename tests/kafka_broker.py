@@ -41,6 +41,8 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
             value = condition()
             if value:
                 return value
+        except RuntimeError:  # the thing waited for is gone: no point waiting
+            raise
         except Exception as error:  # the condition may fail until the thing is up
             last_error = error
         time.sleep(interval)  # poll interval of a deadline-bounded wait, not a fixed wait

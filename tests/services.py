@@ -65,8 +65,12 @@ class Detector:
         return sum(v for k, v in self.scrape().items() if k.startswith(prefix))
 
     def wait_processed(self, count: int, timeout: float = 900) -> None:
-        wait_for(lambda: self.value("clv_events_processed_total") >= count, timeout,
-                 f"{count} events processed", interval=0.5)
+        def done() -> bool:
+            if not self.alive:
+                raise RuntimeError(f"detector exited: {self.log.read_text()[-3000:]}")
+            return self.value("clv_events_processed_total") >= count
+
+        wait_for(done, timeout, f"{count} events processed", interval=0.5)
 
     @property
     def alive(self) -> bool:

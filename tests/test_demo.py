@@ -1,0 +1,27 @@
+"""The demo command, as a smoke test on the embedded Tansu broker (no Kafka, no Docker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kafka_broker import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:  # noqa: ANN001
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("KAFKA_", "DETECTOR_", "PRODUCER_"))}
+    env["DETECTOR_REPORTS_DIR"] = str(tmp_path / "reports")
+    result = subprocess.run(
+        [sys.executable, "-m", "detector.demo", "--data", str(data_path), "--limit", "30000",
+         "--reference-size", "3000", "--metrics-port", str(free_port()), "--no-live"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    output = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "embedded Tansu broker" in output
+    assert "alarms before onset (false): 0" in output
+    assert "first alarm after onset:" in output

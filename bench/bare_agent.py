@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 
 import faust
@@ -23,12 +24,12 @@ def main() -> None:
     parser.add_argument("--group", default="bare-agent")
     parser.add_argument("--out", required=True, help="file to write the result line to")
     args = parser.parse_args()
-    settings = DetectorSettings(data_dir=f"/tmp/bare-agent-{os.getpid()}")
+    settings = DetectorSettings(data_dir=tempfile.mkdtemp(prefix="bare-agent-"))
     app = faust_app(args.group, settings, KafkaSettings())
     seen = {"n": 0, "first": 0.0}
 
     @app.agent(app.topic(args.topic))
-    async def bare(stream):  # noqa: ANN001, ANN202
+    async def bare(stream):
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             if not seen["n"]:
                 seen["first"] = time.time()

@@ -26,14 +26,14 @@ from detector.monitor import DriftMonitor, MonitorConfig  # noqa: E402
 from producer import data, scenarios  # noqa: E402
 
 
-def partitions_of(frame, n_partitions: int) -> np.ndarray:  # noqa: ANN001
+def partitions_of(frame, n_partitions: int) -> np.ndarray:
     keys = [str(int(c)) if c == c else inv for c, inv in
             zip(frame["CustomerID"].tolist(), frame["InvoiceNo"].tolist(), strict=True)]
     cache: dict[str, int] = {}
     return np.array([cache.setdefault(k, zlib.crc32(k.encode()) % n_partitions) for k in keys])
 
 
-def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int = 100) -> dict:  # noqa: ANN001
+def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int = 100) -> dict:
     cols = features.from_frame(frame)
     parts = partitions_of(frame, n_partitions)
     index = [np.flatnonzero(parts == p) for p in range(n_partitions)]

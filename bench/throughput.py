@@ -78,7 +78,8 @@ def bare_rate(env: dict, topic: str, total: int, group: str, workdir: Path) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "online_retail.parquet")
+    default_data = ROOT.parent / "shared" / "data" / "online_retail.parquet"
+    parser.add_argument("--data", type=Path, default=default_data)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     import pandas as pd

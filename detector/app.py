@@ -45,7 +45,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     processed_offsets: dict = {}
 
     @app.agent(source, name="detect")
-    async def detect(stream):  # noqa: ANN001, ANN202 (Faust stream)
+    async def detect(stream):
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
                         for m in (e.message for e in batch)]

@@ -41,7 +41,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def until(condition, timeout: float, what: str, interval: float = 0.2):  # noqa: ANN001, ANN201
+def until(condition, timeout: float, what: str, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -84,7 +84,8 @@ def status_table(metrics: dict[str, float], rate: float, alarms: list[dict]) -> 
             feature = labels.split('feature="')[1].split('"')[0]
             test = labels.split('test="')[1].split('"')[0]
             threshold = metrics.get("clv_drift_threshold" + labels, 0.0)
-            count = metrics.get(f'clv_drift_detected_total{{feature="{feature}",kind="data",test="{test}"}}', 0)
+            detected = f'clv_drift_detected_total{{feature="{feature}",kind="data",test="{test}"}}'
+            count = metrics.get(detected, 0)
             style = "red" if test != "adwin" and threshold and value > threshold else ""
             table.add_row(feature, test, f"[{style}]{value:.4f}" if style else f"{value:.4f}",
                           f"{threshold:.4f}", f"{count:.0f}")

@@ -39,7 +39,7 @@ def _epoch(when: datetime) -> float:
     return (when - _EPOCH).total_seconds() if when.tzinfo is None else when.timestamp()
 
 
-def from_frame(frame) -> Columns:  # noqa: ANN001 (pandas frame in UCI columns)
+def from_frame(frame) -> Columns:
     """The same columns from a pandas frame (reference profiles, offline evaluation)."""
     quantity = frame["Quantity"].to_numpy(np.float64)
     price = frame["UnitPrice"].to_numpy(np.float64)

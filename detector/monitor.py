@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from detector import features
 from detector.checks import CheckResult
 from detector.checks.adwin import AdwinCheck

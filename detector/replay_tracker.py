@@ -11,7 +11,7 @@ class ReplayTracker:
     def __init__(self) -> None:
         self.since_onset: dict[str, int] = {}
 
-    def observe(self, headers) -> dict | None:  # noqa: ANN001 (Faust header list or mapping)
+    def observe(self, headers) -> dict | None:
         if not headers:
             return None
         seq = onset = replay = scenario = None

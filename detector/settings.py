@@ -13,7 +13,8 @@ from detector.monitor import MonitorConfig
 class DetectorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore")
 
-    reference_size: int = Field(20_000, ge=100, description="warm-up events forming the reference (N), per partition")
+    reference_size: int = Field(20_000, ge=100,
+                                description="warm-up events forming the reference (N), per partition")
     window_size: int = Field(200, ge=20, description="current window in events (W), per partition")
     panes: int = Field(4, ge=1, description="panes per window (P); evaluated as each completes")
     false_alarms_per_million: float = Field(0.1, gt=0, description="false-alarm budget, all "

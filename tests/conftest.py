@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from kafka_broker import KafkaBroker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,6 @@ import urllib.request
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
-
 from kafka_broker import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

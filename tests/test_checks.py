@@ -17,7 +17,7 @@ from detector.checks.out_of_range import OutOfRangeCheck
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_ks_distance_equals_scipy_on_real_columns(data_path, seed: int) -> None:  # noqa: ANN001
+def test_ks_distance_equals_scipy_on_real_columns(data_path, seed: int) -> None:
     frame = pd.read_parquet(data_path, columns=["Quantity", "UnitPrice"])
     rng = np.random.default_rng(seed)
     for column in ("Quantity", "UnitPrice"):
@@ -58,7 +58,7 @@ def test_out_of_range_threshold_is_the_smallest_significant_share() -> None:
     assert not check.evaluate(one_fewer).drifted
 
 
-def test_categorical_flags_at_most_one_of_twenty_random_splits(data_path) -> None:  # noqa: ANN001
+def test_categorical_flags_at_most_one_of_twenty_random_splits(data_path) -> None:
     countries = pd.read_parquet(data_path, columns=["Country"])["Country"].to_numpy()
     rng = np.random.default_rng(2026)
     ours = one_sample = 0

@@ -12,7 +12,7 @@ from kafka_broker import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:  # noqa: ANN001
+def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("KAFKA_", "DETECTOR_", "PRODUCER_"))}
     env["DETECTOR_REPORTS_DIR"] = str(tmp_path / "reports")

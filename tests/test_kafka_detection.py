@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
 from kafka_broker import wait_for
 from services import Detector, base_env, read_topic, replay
 
@@ -22,7 +21,7 @@ def alarms(bootstrap: str, topic: str) -> list[dict]:
     return [e for e in events if e["kind"] == "alarm"]
 
 
-def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path, tmp_path, capsys) -> None:
     env = base_env(kafka_bootstrap, topics)
     detector = Detector(env, tmp_path).start()
     try:
@@ -46,7 +45,7 @@ def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path,
     ("outliers", NUMERIC, 500),
     ("country-mix", {"country"}, 1_000),
 ])
-def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, tmp_path, capsys,  # noqa: ANN001
+def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, tmp_path, capsys,
                                           scenario: str, features: set, bound: int) -> None:
     env = base_env(kafka_bootstrap, topics)
     detector = Detector(env, tmp_path).start()

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from services import Detector, base_env, read_topic, replay
 
 from producer.replay import MALFORMED
 from schemas.topics import HEADER_ERROR_REASON, HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION
-from services import Detector, base_env, read_topic, replay
 
 pytestmark = pytest.mark.kafka
 
 
-def test_malformed_messages_land_in_the_dlq(kafka_bootstrap, topics, data_path, tmp_path) -> None:  # noqa: ANN001
+def test_malformed_messages_land_in_the_dlq(kafka_bootstrap, topics, data_path, tmp_path) -> None:
     env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000")
     detector = Detector(env, tmp_path).start()
     try:

@@ -9,11 +9,11 @@ from prometheus_client import CollectorRegistry
 from detector.metrics import Metrics
 from detector.monitor import MonitorConfig
 from detector.pipeline import Message, Pipeline
-from producer.replay import MALFORMED, encode_rows
 from producer import data
+from producer.replay import MALFORMED, encode_rows
 
 
-def test_invalid_messages_become_dead_letters_and_counts(data_path, tmp_path) -> None:  # noqa: ANN001
+def test_invalid_messages_become_dead_letters_and_counts(data_path, tmp_path) -> None:
     frame = data.load_online_retail(data_path).iloc[:3_000]
     rows = list(encode_rows(frame))
     registry = CollectorRegistry()
@@ -48,7 +48,7 @@ def test_invalid_messages_become_dead_letters_and_counts(data_path, tmp_path) ->
     assert all(e["partition"] in (0, 1) for e in events)
 
 
-def test_alarm_writes_the_report(tmp_path) -> None:  # noqa: ANN001
+def test_alarm_writes_the_report(tmp_path) -> None:
     rng = np.random.default_rng(3)
     registry = CollectorRegistry()
     pipeline = Pipeline(MonitorConfig(reference_size=1_000, window_size=100, panes=4),

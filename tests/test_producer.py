@@ -15,7 +15,7 @@ ROOT = data.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def frame(data_path) -> pd.DataFrame:  # noqa: ANN001
+def frame(data_path) -> pd.DataFrame:
     full = data.load_online_retail(data_path)
     return full.iloc[np.random.default_rng(0).permutation(len(full))[:40_000]].reset_index(drop=True)
 
@@ -70,7 +70,7 @@ def test_bad_onset_is_a_clear_error(text: str) -> None:
         scenarios.resolve_onset(text, 100)
 
 
-def test_reads_csv_xlsx_and_parquet_alike(frame: pd.DataFrame, tmp_path) -> None:  # noqa: ANN001
+def test_reads_csv_xlsx_and_parquet_alike(frame: pd.DataFrame, tmp_path) -> None:
     small = frame.iloc[:300]
     small.to_csv(tmp_path / "rows.csv", index=False)
     small.to_excel(tmp_path / "rows.xlsx", index=False)
@@ -82,7 +82,7 @@ def test_reads_csv_xlsx_and_parquet_alike(frame: pd.DataFrame, tmp_path) -> None
         assert other["InvoiceDate"].tolist() == small["InvoiceDate"].tolist()
 
 
-def test_missing_columns_are_named(tmp_path) -> None:  # noqa: ANN001
+def test_missing_columns_are_named(tmp_path) -> None:
     pd.DataFrame({"InvoiceNo": ["1"], "Quantity": [1]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(data.DataError, match="StockCode.*Country"):
         data.load_online_retail(tmp_path / "bad.csv")
@@ -94,7 +94,7 @@ def test_missing_columns_are_named(tmp_path) -> None:  # noqa: ANN001
     (["--onset", "2.5"], "onset fraction"),
     (["--order", "random"], "order"),
 ])
-def test_cli_user_mistakes_exit_2_without_traceback(data_path, args: list, message: str) -> None:  # noqa: ANN001
+def test_cli_user_mistakes_exit_2_without_traceback(data_path, args: list, message: str) -> None:
     base = ["--data", str(data_path)] if args[0] != "--data" else []
     result = subprocess.run([sys.executable, "-m", "producer", "replay", *base, *args],
                             capture_output=True, text=True, cwd=ROOT, timeout=120)

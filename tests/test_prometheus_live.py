@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-
 from kafka_broker import free_port, wait_for
 from services import Detector, base_env, replay
 
@@ -74,7 +73,7 @@ def rule_queries() -> dict[str, str]:
     return rules
 
 
-def run_stack(kafka_bootstrap: str, topics: dict, data_path: Path, tmp_path: Path, *args: str):  # noqa: ANN201
+def run_stack(kafka_bootstrap: str, topics: dict, data_path: Path, tmp_path: Path, *args: str):
     env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000")
     detector = Detector(env, tmp_path).start()
     prometheus = Prometheus(tmp_path, detector.port)
@@ -86,7 +85,7 @@ def run_stack(kafka_bootstrap: str, topics: dict, data_path: Path, tmp_path: Pat
 
 
 def test_every_panel_and_alert_query_returns_data_and_drift_alerts_fire(
-        kafka_bootstrap, topics, data_path, tmp_path) -> None:  # noqa: ANN001
+        kafka_bootstrap, topics, data_path, tmp_path) -> None:
     detector, prometheus = run_stack(kafka_bootstrap, topics, data_path, tmp_path,
                                      "--scenario", "scale", "--onset", "0.5")
     try:
@@ -102,7 +101,7 @@ def test_every_panel_and_alert_query_returns_data_and_drift_alerts_fire(
         detector.stop()
 
 
-def test_no_drift_alert_on_a_clean_shuffled_replay(kafka_bootstrap, topics, data_path, tmp_path) -> None:  # noqa: ANN001
+def test_no_drift_alert_on_a_clean_shuffled_replay(kafka_bootstrap, topics, data_path, tmp_path) -> None:
     detector, prometheus = run_stack(kafka_bootstrap, topics, data_path, tmp_path)
     try:
         evaluations = prometheus.query("prometheus_rule_group_iterations_total")

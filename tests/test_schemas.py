@@ -61,7 +61,7 @@ def _schema_accepts(raw: bytes) -> bool:
 
 
 @pytest.mark.parametrize("name_breaker", MALFORMED, ids=[m[0] for m in MALFORMED])
-def test_producer_malformed_messages_fail_both_contracts(name_breaker) -> None:  # noqa: ANN001
+def test_producer_malformed_messages_fail_both_contracts(name_breaker) -> None:
     reason, breaker = name_breaker
     raw = breaker(orjson.dumps(GOOD))
     with pytest.raises(InvalidEvent) as caught:

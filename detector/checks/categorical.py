@@ -62,14 +62,14 @@ class CategoricalCheck:
         self.lo = self.lo.astype(np.float64)
         self.expected = w * self.ref_share
 
-    def counts(self, values) -> np.ndarray:  # noqa: ANN001 (sequence of category labels)
+    def counts(self, values) -> np.ndarray:
         out = np.zeros(self.ref_counts.size)
         other = self.ref_counts.size - 1
         for value, n in Counter(values).items():
             out[self.index.get(value, other)] += n
         return out
 
-    def evaluate(self, values) -> CheckResult:  # noqa: ANN001
+    def evaluate(self, values) -> CheckResult:
         current = self.counts(values)
         if current.sum() != self.window_size:
             raise ValueError(f"{self.feature}: window has {current.sum():.0f} values, "

@@ -33,6 +33,7 @@ build/compose_spec.json: | $(INSTALLED)
 	$(BIN)/python -c "import glob, zipfile; w = zipfile.ZipFile(glob.glob('build/wheels/docker_compose-1.29.2-*.whl')[0]); open('$@', 'wb').write(w.read('compose/config/compose_spec.json'))"
 
 test: $(INSTALLED) kafka-jars prometheus build/compose_spec.json
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED) kafka-jars

@@ -32,6 +32,8 @@ def replay_command(
                          help="Online Retail file: CSV, XLSX or parquet in the UCI columns")] = None,
     download: Annotated[bool, typer.Option(help="download the UCI archive into the cache "
                                            "when no --data is given")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(envvar="PRODUCER_CACHE_DIR",
+                         help="cache for the downloaded data set [default: ~/.cache/driftstream]")] = None,
     order: Annotated[str, typer.Option(envvar="PRODUCER_ORDER",
                                        help="time (real drift) or shuffled (stationary)")] = "shuffled",
     seed: Annotated[int, typer.Option(envvar="PRODUCER_SEED", help="seed for shuffle and drift")] = 42,
@@ -56,7 +58,8 @@ def replay_command(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = ProducerSettings(order=order, seed=seed, scenario=scenario, onset=onset,
-                                    ramp=ramp, rate=rate, limit=limit, malformed=malformed)
+                                    ramp=ramp, rate=rate, limit=limit, malformed=malformed,
+                                    cache_dir=cache_dir)
         frame = data.load_online_retail(data_path, settings.cache_dir, download)
         if settings.order == "shuffled":
             perm = np.random.default_rng(settings.seed).permutation(len(frame))

@@ -54,12 +54,10 @@ class CategoricalCheck:
         r, n, w = self.ref_counts, total, window_size
         p_low = np.where(r > 0, beta.ppf(a, np.maximum(r, 1), n - r + 1), 0.0)
         p_high = np.where(r < n, beta.isf(a, r + 1, np.maximum(n - r, 1)), 1.0)
-        k = np.arange(w + 2)[:, None]
-        upper_ok = binom.sf(k - 1, w, p_high[None, :]) <= a  # P(X >= k) <= a
-        lower_ok = binom.cdf(k, w, p_low[None, :]) <= a  # P(X <= k) <= a
-        self.hi = np.where(upper_ok.any(axis=0), upper_ok.argmax(axis=0), w + 1).astype(np.float64)
-        self.lo = np.where(lower_ok.any(axis=0), w + 1 - lower_ok[::-1].argmax(axis=0) - 1, -1)
-        self.lo = self.lo.astype(np.float64)
+        # hi: smallest k with P(X >= k) <= a; lo: largest k with P(X <= k) <= a (-1: none).
+        self.hi = binom.isf(a, w, p_high) + 1
+        low = binom.ppf(a, w, p_low)
+        self.lo = np.where(binom.cdf(low, w, p_low) <= a, low, low - 1)
         self.expected = w * self.ref_share
 
     def counts(self, values) -> np.ndarray:

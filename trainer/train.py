@@ -1,0 +1,87 @@
+"""Time-based holdout, estimator choice, and the metrics the detector compares against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.preprocessing import StandardScaler
+
+from trainer.features import TrainingDataError, customer_features, line_totals, target
+
+
+@dataclass
+class TrainedModel:
+    scaler: StandardScaler
+    model: object
+    name: str
+    holdout: dict[str, float]
+    train_cutoffs: list[str]
+    test_cutoff: str
+    train_predictions: np.ndarray
+    holdout_errors: np.ndarray
+
+
+CANDIDATES: dict[str, Callable[[], object]] = {
+    "ridge": lambda: Ridge(alpha=1.0),
+    "hist_gradient_boosting": lambda: HistGradientBoostingRegressor(
+        loss="absolute_error", max_iter=300, learning_rate=0.05, random_state=0),
+}
+
+
+def cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, n_train: int = 4,
+            step_days: int = 30) -> tuple[list[pd.Timestamp], pd.Timestamp]:
+    """Test cutoff = end − H; training cutoffs end their label window before it."""
+    horizon = pd.Timedelta(days=horizon_days)
+    test_cutoff = (end - horizon).normalize()
+    last_train = test_cutoff - horizon
+    train = [last_train - pd.Timedelta(days=step_days * k) for k in range(n_train)]
+    train = [c for c in train if c - start >= pd.Timedelta(days=60)]
+    if not train:
+        span = (end - start).days
+        raise TrainingDataError(f"{span} days of history is too little for a {horizon_days}-day "
+                                f"horizon: need at least {2 * horizon_days + 60} days")
+    return sorted(train), test_cutoff
+
+
+def fit(frame: pd.DataFrame, horizon_days: int, progress: Callable[[str], None] = lambda _: None
+        ) -> TrainedModel:
+    rows = line_totals(frame)
+    if rows.empty:
+        raise TrainingDataError("no row has a CustomerID: nothing to learn per customer")
+    train_cuts, test_cut = cutoffs(rows["InvoiceDate"].min(), rows["InvoiceDate"].max(), horizon_days)
+    progress(f"features at {len(train_cuts)} training cutoffs and the holdout cutoff {test_cut:%Y-%m-%d}")
+    parts = []
+    for cut in train_cuts:
+        x = customer_features(rows, cut, horizon_days)
+        parts.append((x, target(rows, x.index, cut, horizon_days)))
+    x_train = pd.concat([p[0] for p in parts])
+    y_train = pd.concat([p[1] for p in parts])
+    x_test = customer_features(rows, test_cut, horizon_days)
+    y_test = target(rows, x_test.index, test_cut, horizon_days)
+    scaler = StandardScaler().fit(x_train)
+    scores = {}
+    for name, make in CANDIDATES.items():
+        progress(f"fitting {name} on {len(x_train):,} customer-cutoffs")
+        model = make().fit(scaler.transform(x_train), y_train)
+        prediction = np.clip(model.predict(scaler.transform(x_test)), 0, None)
+        scores[name] = (mean_absolute_error(y_test, prediction), model, prediction)
+    name = min(scores, key=lambda n: scores[n][0])
+    mae, model, prediction = scores[name]
+    baseline = x_test["spend_last_horizon"].clip(lower=0).to_numpy()
+    holdout = {
+        "mae": float(mae),
+        "rmse": float(np.sqrt(mean_squared_error(y_test, prediction))),
+        "r2": float(r2_score(y_test, prediction)),
+        "baseline_mae": float(mean_absolute_error(y_test, baseline)),
+        "customers": int(len(y_test)),
+        **{f"mae_{n}": float(s[0]) for n, s in scores.items()},
+    }
+    train_predictions = np.clip(model.predict(scaler.transform(x_train)), 0, None)
+    return TrainedModel(scaler, model, name, holdout, [f"{c:%Y-%m-%d}" for c in train_cuts],
+                        f"{test_cut:%Y-%m-%d}", train_predictions, prediction - y_test.to_numpy())

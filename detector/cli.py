@@ -13,7 +13,7 @@ from detector.settings import DetectorSettings
 from schemas.settings_flags import flags_from, split_overrides
 from schemas.topics import KafkaSettings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def load_settings(overrides: dict) -> tuple[DetectorSettings, KafkaSettings]:

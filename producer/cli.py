@@ -18,7 +18,7 @@ from schemas.topics import KafkaSettings, ensure_topics
 
 app = typer.Typer(help="Replay UCI Online Retail rows onto Kafka, clean or drifted.",
                   no_args_is_help=True, add_completion=False)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()

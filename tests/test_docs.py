@@ -10,6 +10,7 @@ from detector.metrics import Metrics
 from detector.settings import DetectorSettings
 from producer.settings import ProducerSettings
 from schemas.topics import KafkaSettings
+from trainer.settings import TrainerSettings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -22,7 +23,7 @@ def test_first_lines_give_the_demo_and_test_commands() -> None:
 
 
 def test_every_env_var_is_in_the_readme() -> None:
-    for cls in (KafkaSettings, DetectorSettings, ProducerSettings):
+    for cls in (KafkaSettings, DetectorSettings, ProducerSettings, TrainerSettings):
         prefix = cls.model_config.get("env_prefix", "")
         for name in cls.model_fields:
             assert f"`{(prefix + name).upper()}`" in README, name

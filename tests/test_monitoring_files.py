@@ -15,6 +15,7 @@ import yaml
 from detector.settings import DetectorSettings
 from producer.settings import ProducerSettings
 from schemas.topics import KafkaSettings
+from trainer.settings import TrainerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "monitoring" / "prometheus"
@@ -79,10 +80,10 @@ def test_every_file_compose_mounts_exists() -> None:
 
 def test_every_env_var_compose_sets_is_read_by_a_settings_class() -> None:
     ours = set()
-    for cls in (KafkaSettings, DetectorSettings, ProducerSettings):
+    for cls in (KafkaSettings, DetectorSettings, ProducerSettings, TrainerSettings):
         prefix = cls.model_config.get("env_prefix", "")
         ours |= {f"{prefix}{name}".upper() for name in cls.model_fields}
-    for name in ("detector", "producer"):
+    for name in ("detector", "producer", "trainer"):
         env = set(COMPOSE["services"][name]["environment"])
         assert env <= ours, f"{name} sets unknown env vars {env - ours}"
     assert {"DETECTOR_WINDOW_SIZE", "DETECTOR_REFERENCE_SIZE", "KAFKA_BOOTSTRAP_SERVERS"} <= \
@@ -93,6 +94,7 @@ def test_compose_services_start_the_entry_points_the_tests_run() -> None:
     services = COMPOSE["services"]
     assert services["detector"]["command"] == ["python", "-m", "detector"]
     assert services["producer"]["entrypoint"] == ["python", "-m", "producer"]
+    assert services["trainer"]["entrypoint"] == ["python", "-m", "trainer"]
     assert services["kafka"]["image"].split(":")[1] in (ROOT / "tools" / "kafka" / "pom.xml").read_text()
     for name, service in services.items():
         assert "healthcheck" in service or "tools" in service.get("profiles", []), name

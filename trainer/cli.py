@@ -1,0 +1,79 @@
+"""`python -m trainer`: train the CLV model and save it with the detector's reference profile."""
+
+from __future__ import annotations
+
+import orjson
+import pandas as pd
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from producer import data
+from schemas.settings_flags import flags_from, split_overrides
+from schemas.topics import KafkaSettings
+from trainer import artifacts
+from trainer.features import TrainingDataError
+from trainer.settings import TrainerSettings
+from trainer.train import fit
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def select_window(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.DataFrame:
+    try:
+        start = pd.Timestamp(since) if since else frame["InvoiceDate"].min()
+        end = pd.Timestamp(until) if until else frame["InvoiceDate"].max() + pd.Timedelta(seconds=1)
+    except ValueError as error:
+        raise TrainingDataError(f"bad --since/--until time: {error}") from None
+    window = frame[(frame["InvoiceDate"] >= start) & (frame["InvoiceDate"] < end)]
+    if window.empty:
+        raise TrainingDataError(f"no rows between {start} and {end}")
+    return window.reset_index(drop=True)
+
+
+def publish(kafka: KafkaSettings, metadata: dict, path: str) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer(kafka.librdkafka())
+    producer.produce(kafka.model_updates_topic, key=b"clv", value=orjson.dumps(
+        {"model": "clv", "version": metadata["version"], "path": path, "holdout": metadata["holdout"]}))
+    if producer.flush(30):
+        raise RuntimeError(f"could not deliver to {kafka.model_updates_topic}")
+
+
+@flags_from(TrainerSettings, KafkaSettings)
+def run(**overrides: str | None) -> None:
+    """Train on a file (or a time range of it), save a new model version, announce it."""
+    trainer_kw, kafka_kw = split_overrides(overrides, TrainerSettings, KafkaSettings)
+    try:
+        settings, kafka = TrainerSettings(**trainer_kw), KafkaSettings(**kafka_kw)
+        if settings.from_topic:
+            from trainer.topic_source import read_transactions
+
+            console.print(f"reading {kafka.transactions_topic} from {kafka.kafka_bootstrap_servers}")
+            frame = read_transactions(kafka)
+        else:
+            console.print(f"loading {settings.data or 'the cached data set'}")
+            frame = data.load_online_retail(settings.data)
+        frame = select_window(frame, settings.since, settings.until)
+        trained = fit(frame, settings.horizon_days, progress=lambda m: console.print(f"• {m}"))
+    except (ValidationError, data.DataError, TrainingDataError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    source = f"topic {kafka.transactions_topic}" if settings.from_topic else str(settings.data)
+    version, path = artifacts.save(settings.models_dir, trained, frame, settings.horizon_days, source)
+    h = trained.holdout
+    console.print(f"model {version} ({trained.name}) in {path}: holdout MAE {h['mae']:.1f} vs naive "
+                  f"{h['baseline_mae']:.1f}, RMSE {h['rmse']:.1f}, R² {h['r2']:.3f}")
+    if settings.publish:
+        try:
+            publish(kafka, orjson.loads((path / "metadata.json").read_bytes()), str(path))
+        except Exception as error:  # confluent-kafka errors carry their own codes
+            console.print(f"[yellow]saved, but not announced on {kafka.model_updates_topic}: "
+                          f"{error}[/yellow]")
+            raise typer.Exit(1) from None
+        console.print(f"announced on {kafka.model_updates_topic}")
+
+
+def main() -> None:
+    typer.run(run)

@@ -85,7 +85,6 @@ class Metrics:
 
     def evaluation(self, results: list[CheckResult], drift_share: float, drifted_columns: int,
                    quality: dict[str, float]) -> None:
-        self.evaluations.inc()
         for r in results:
             key = (r.feature, r.test)
             self._score[key].set(r.statistic)

@@ -128,8 +128,7 @@ class Pipeline:
         cfg = self.config
         return drift_event.DriftEvent(
             kind=kind, detector="data", partition=partition,
-            results=[drift_event.Result(r.feature, r.test, r.statistic, r.threshold, r.drifted,
-                                        r.p_value) for r in results],
+            results=results,
             window=drift_event.WindowInfo(cfg.window_size, cfg.panes, outcome.events_processed,
                                           iso(outcome.event_time_start), iso(outcome.event_time_end)),
             drift_share=outcome.drift_share, drifted_columns=outcome.drifted_columns,
@@ -142,6 +141,7 @@ class Pipeline:
         if outcome.kind == "evaluation":
             self._latest[partition] = outcome
             self._evaluated = True
+            self.metrics.evaluations.inc()
             events.append((b"data", drift_event.encode(
                 self._event("evaluation", partition, outcome, outcome.results, trigger))))
         for alarm in outcome.alarms:
@@ -178,7 +178,7 @@ class Pipeline:
             "alarm": msgspec.to_builtins(event),
             "latest_evaluation": None if latest is None else {
                 "partition": partition,
-                "results": [r.__dict__ for r in latest.results],
+                "results": msgspec.to_builtins(latest.results),
                 "drift_share": latest.drift_share, "drifted_columns": latest.drifted_columns,
                 "quality": latest.quality, "events_processed": latest.events_processed},
             "thresholds": [{"feature": f, "test": t, "threshold": v}

@@ -1,15 +1,10 @@
-"""Two-sample checks between the reference and the current window; each knows no Kafka."""
+"""Two-sample checks between the reference and the current window; each knows no Kafka.
+
+A check's verdict is the drift event's Result itself, so it goes on the wire unchanged.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from schemas.drift_event import Result as CheckResult
 
-
-@dataclass(frozen=True)
-class CheckResult:
-    feature: str
-    test: str
-    statistic: float
-    threshold: float
-    drifted: bool
-    p_value: float | None = None
+__all__ = ["CheckResult"]

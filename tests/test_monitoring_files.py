@@ -83,9 +83,13 @@ def test_every_env_var_compose_sets_is_read_by_a_settings_class() -> None:
     for cls in (KafkaSettings, DetectorSettings, ProducerSettings, TrainerSettings):
         prefix = cls.model_config.get("env_prefix", "")
         ours |= {f"{prefix}{name}".upper() for name in cls.model_fields}
-    for name in ("detector", "producer", "trainer"):
+    kafka = {f.upper() for f in KafkaSettings.model_fields}
+    services = {"detector": DetectorSettings, "producer": ProducerSettings, "trainer": TrainerSettings}
+    for name, cls in services.items():
         env = set(COMPOSE["services"][name]["environment"])
         assert env <= ours, f"{name} sets unknown env vars {env - ours}"
+        own = {f"{cls.model_config['env_prefix']}{f}".upper() for f in cls.model_fields} | kafka
+        assert own <= env, f"{name} cannot be given {own - env}"
     assert {"DETECTOR_WINDOW_SIZE", "DETECTOR_REFERENCE_SIZE", "KAFKA_BOOTSTRAP_SERVERS"} <= \
         set(COMPOSE["services"]["detector"]["environment"])
 

@@ -49,7 +49,7 @@ class Prometheus:
         assert body["status"] == "success", f"{expr}: {body}"
         return body["data"]["result"]
 
-    def evaluated(self, times: int):  # noqa: ANN201
+    def evaluated(self, times: int):
         """A condition: the rule groups have been evaluated ``times`` more times from now."""
         seen: set[str] = set()
 

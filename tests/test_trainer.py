@@ -20,7 +20,7 @@ def train(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def trained(data_path, tmp_path_factory) -> Path:  # noqa: ANN001
+def trained(data_path, tmp_path_factory) -> Path:
     models = tmp_path_factory.mktemp("models")
     result = train("--data", str(data_path), "--models-dir", str(models), "--publish", "false")
     assert result.returncode == 0, result.stderr
@@ -72,14 +72,14 @@ def test_file_without_the_needed_columns(tmp_path: Path) -> None:
     (["--since", "2030-01-01"], "no rows between"),
     (["--horizon-days", "3"], "horizon_days"),
 ])
-def test_bad_ranges_are_clear_errors(data_path, tmp_path, args: list, message: str) -> None:  # noqa: ANN001
+def test_bad_ranges_are_clear_errors(data_path, tmp_path, args: list, message: str) -> None:
     result = train("--data", str(data_path), "--models-dir", str(tmp_path), "--publish", "false", *args)
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
 
 
 @pytest.mark.kafka
-def test_trains_from_the_topic_and_announces_the_model(kafka_bootstrap, topics, data_path, tmp_path) -> None:  # noqa: ANN001
+def test_trains_from_the_topic_and_announces_the_model(kafka_bootstrap, topics, data_path, tmp_path) -> None:
     env = base_env(kafka_bootstrap, topics)
     empty = train("--from-topic", "true", "--models-dir", str(tmp_path), env=env)
     assert empty.returncode == 2 and "does not exist" in empty.stderr

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,15 +28,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from kafka_broker import KafkaBroker, free_port, wait_for  # noqa: E402
 
+from detector.metrics import scrape  # noqa: E402
+
 PY = sys.executable
 
 
 def processed(port: int) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()  # noqa: S310
-    for line in text.splitlines():
-        if line.startswith("clv_events_processed_total "):
-            return float(line.split()[1])
-    return 0.0
+    return scrape(f"http://127.0.0.1:{port}/metrics", timeout=2).get("clv_events_processed_total", 0.0)
 
 
 def replay(env: dict, data: Path, topic: str) -> None:

@@ -13,7 +13,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from detector import metrics
 from producer import data, scenarios
 from producer.replay import replay
 from schemas.topics import KafkaSettings, ensure_topics
@@ -64,13 +64,7 @@ def start_tansu(port: int) -> subprocess.Popen:
 
 
 def scrape(port: int) -> dict[str, float]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()  # noqa: S310
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
+    return metrics.scrape(f"http://127.0.0.1:{port}/metrics", timeout=2)
 
 
 def status_table(metrics: dict[str, float], rate: float, alarms: list[dict]) -> Table:

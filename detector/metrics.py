@@ -6,7 +6,10 @@ clv_drift_detected_total, clv_model_performance) so its dashboards keep working.
 
 from __future__ import annotations
 
+import urllib.request
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.parser import text_string_to_metric_families
 
 from detector.checks import CheckResult
 from detector.features import NUMERIC
@@ -99,3 +102,14 @@ class Metrics:
         self._fill["reference"].set(reference)
         self._fill["current"].set(current)
 
+
+
+def scrape(url: str, timeout: float = 5.0) -> dict[str, float]:
+    """Read a /metrics endpoint: {'name{label="v",...}': value}, labels sorted by name."""
+    text = urllib.request.urlopen(url, timeout=timeout).read().decode()  # noqa: S310 (http URL given)
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 from kafka_broker import free_port, wait_for
+
+from detector.metrics import scrape
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,13 +50,7 @@ class Detector:
         return self.scrape() is not None
 
     def scrape(self) -> dict[str, float]:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read()  # noqa: S310
-        samples = {}
-        for line in text.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.rsplit(" ", 1)
-                samples[name] = float(value)
-        return samples
+        return scrape(f"http://127.0.0.1:{self.port}/metrics")
 
     def value(self, name: str) -> float:
         return self.scrape().get(name, 0.0)

@@ -81,8 +81,9 @@ def status_table(metrics: dict[str, float], rate: float, alarms: list[dict]) -> 
             detected = f'clv_drift_detected_total{{feature="{feature}",kind="data",test="{test}"}}'
             count = metrics.get(detected, 0)
             style = "red" if test != "adwin" and threshold and value > threshold else ""
+            shown = f"δ={threshold:g}" if test == "adwin" else f"{threshold:.4f}"
             table.add_row(feature, test, f"[{style}]{value:.4f}" if style else f"{value:.4f}",
-                          f"{threshold:.4f}", f"{count:.0f}")
+                          shown, f"{count:.0f}")
     return table
 
 

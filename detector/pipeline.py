@@ -65,8 +65,6 @@ class Pipeline:
         self.tracker = ReplayTracker()
         self.watermark = float("-inf")
         self.processed = 0
-        self.invalid = 0
-        self.alarms = 0
         self._latest: dict[int, Outcome] = {}
         self._evaluated = False
         metrics.window_events.labels("reference").set(config.reference_size)
@@ -112,7 +110,6 @@ class Pipeline:
         return out
 
     def _dead_letter(self, msg: Message, error: InvalidEvent) -> tuple:
-        self.invalid += 1
         self.metrics.invalid_event(error.reason)
         log.warning("invalid event topic=%s partition=%d offset=%d reason=%s",
                     msg.topic, msg.partition, msg.offset, error.reason)
@@ -145,7 +142,6 @@ class Pipeline:
             events.append((b"data", drift_event.encode(
                 self._event("evaluation", partition, outcome, outcome.results, trigger))))
         for alarm in outcome.alarms:
-            self.alarms += 1
             self.metrics.alarm(alarm)
             event = self._event("alarm", partition, outcome, [alarm], trigger)
             log.warning("drift alarm feature=%s test=%s statistic=%.4f threshold=%.4f partition=%d "

@@ -56,7 +56,6 @@ class InvalidEvent(ValueError):
 
 
 _decoder = msgspec.json.Decoder(Transaction)
-_encoder = msgspec.json.Encoder()
 
 
 def _reason_for(error: msgspec.ValidationError) -> str:
@@ -104,6 +103,3 @@ def decode_transaction(raw: bytes | None) -> Transaction:
         raise InvalidEvent("out_of_bounds", f"|UnitPrice| {price} exceeds {MAX_MAGNITUDE}")
     return row
 
-
-def encode_transaction(row: Transaction) -> bytes:
-    return _encoder.encode(row)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,13 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detector import features  # noqa: E402
 from detector.monitor import DriftMonitor, MonitorConfig  # noqa: E402
 from producer import data, scenarios  # noqa: E402
-
-
-def partitions_of(frame, n_partitions: int) -> np.ndarray:
-    keys = [str(int(c)) if c == c else inv for c, inv in
-            zip(frame["CustomerID"].tolist(), frame["InvoiceNo"].tolist(), strict=True)]
-    cache: dict[str, int] = {}
-    return np.array([cache.setdefault(k, zlib.crc32(k.encode()) % n_partitions) for k in keys])
+from producer.replay import partitions_of  # noqa: E402
 
 
 def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int = 100) -> dict:

@@ -1,10 +1,15 @@
-"""The Faust worker: a thin agent that hands batches to the pipeline process."""
+"""The Faust worker: a thin agent that hands batches to the pipeline process.
+
+Events are acked (so their offsets committed) only once the pipeline's checkpoint holds
+them: see detector/checkpoint.py.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import faust
+import orjson
 
 from detector.offload import PipelineProcess
 from detector.settings import DetectorSettings
@@ -33,6 +38,7 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings) -> 
         value_serializer="raw",
         key_serializer="raw",
         broker_session_timeout=settings.session_timeout,
+        stream_wait_empty=False,  # unacked events wait for a checkpoint, not for shutdown
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     )
 
@@ -42,15 +48,24 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     source = app.topic(kafka.transactions_topic)
     dlq = app.topic(kafka.dlq_topic)
     events = app.topic(kafka.drift_events_topic)
+    updates = app.topic(kafka.model_updates_topic)
     processed_offsets: dict = {}
+    unacked: list = []  # processed, not yet in a checkpoint
+    streams: list = []
+
+    async def ack_all() -> None:
+        for event in unacked:
+            await streams[0].ack(event)
+        unacked.clear()
 
     @app.agent(source, name="detect")
     async def detect(stream):
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+        streams[:] = [stream]
+        async for batch in stream.noack_take(settings.batch_size, within=settings.batch_seconds):
             messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
                         for m in (e.message for e in batch)]
             try:
-                dead_letters, drift_events = await pipeline.process(messages)
+                dead_letters, drift_events, checkpointed = await pipeline.process(messages)
             except Exception as error:
                 # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
                 # Faust restart a lone agent that would skip or stall the batch.
@@ -63,6 +78,23 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
                 await events.send(key=key, value=value)
             for e in batch:
                 processed_offsets[e.message.tp] = e.message.offset
+            unacked.extend(batch)
+            if checkpointed:
+                await ack_all()
+
+    @app.timer(interval=settings.checkpoint_seconds)
+    async def checkpoint_when_idle() -> None:
+        if unacked and await pipeline.checkpoint():
+            await ack_all()
+
+    @app.agent(updates, name="model-updates")
+    async def follow_models(stream):
+        async for value in stream:
+            try:
+                update = orjson.loads(value)
+                pipeline.model_update(str(update["version"]), update.get("path"))
+            except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+                log.warning("ignoring a malformed model update (%s): %r", error, value[:200])
 
     @app.timer(interval=2.0)
     async def report_lag() -> None:

@@ -20,6 +20,8 @@ TESTS_BY_FEATURE = {
     "country": ("categorical",), "cancellation": ("categorical",),
     "customer_missing": ("categorical",),
 }
+MODEL_CHECKS = (("prediction", "ks"), ("error", "out_of_range"), ("error", "adwin"))
+PERFORMANCE = ("mae", "rmse", "naive_mae", "holdout_mae", "holdout_rmse", "baseline_mae")
 QUALITY_KINDS = ("out_of_range:quantity", "out_of_range:unit_price", "out_of_range:line_total",
                  "unseen:country", "null:customer_id", "null:description")
 
@@ -64,6 +66,13 @@ class Metrics:
                                     registry=r)
         self.model_version = Gauge("clv_model_version_info", "The model version in use (1)",
                                    ["version"], registry=r)
+        self.model_predictions = Counter("clv_model_predictions", "CLV predictions made at cutoffs",
+                                         registry=r)
+        self.model_scored = Counter("clv_model_scored", "Predictions scored against realised spend",
+                                    registry=r)
+        self.model_pending = Gauge("clv_model_pending_predictions", "Predictions waiting for their "
+                                   "label (event time < cutoff + H)", registry=r)
+        self.model_customers = Gauge("clv_model_customers", "Customers with state", registry=r)
         self.up = Gauge("clv_detector_up", "1 while the detector worker runs", registry=r)
         # Bind label children once, so every series exists from the start.
         self._score = {(f, t): self.drift_score.labels(f, t)
@@ -74,11 +83,16 @@ class Metrics:
         self._invalid = {reason: self.invalid.labels(reason) for reason in INVALID_REASONS}
         self._quality = {k: self.quality.labels(k) for k in QUALITY_KINDS}
         self._fill = {w: self.window_fill.labels(w) for w in ("reference", "current")}
-        for metric in ("mae", "rmse", "baseline_mae"):  # NaN until a model is scored
-            self.model_performance.labels(metric).set(float("nan"))
-        for test in ("adwin", "ks"):  # model alarms (error, prediction drift): the model issue
-            self.detected.labels("model", "error" if test == "adwin" else "prediction", test)
+        self._score.update({k: self.drift_score.labels(*k) for k in MODEL_CHECKS})
+        self._threshold.update({k: self.drift_threshold.labels(*k) for k in MODEL_CHECKS})
+        self._state.update({k: self.drift_state.labels(*k) for k in MODEL_CHECKS})
+        self._model_detected = {k: self.detected.labels("model", *k) for k in MODEL_CHECKS}
+        self._performance = {m: self.model_performance.labels(m) for m in PERFORMANCE}
+        self.performance({m: float("nan") for m in PERFORMANCE})  # NaN until a model is scored
+        self._version = "none"
         self.model_version.labels("none").set(1)
+        self._reference = "warm-up"
+        self.reference_info.labels("warm-up").set(1)
 
     def invalid_event(self, reason: str) -> None:
         self._invalid[reason].inc()
@@ -97,6 +111,26 @@ class Metrics:
         self.drifted_columns.set(drifted_columns)
         for kind, share in quality.items():
             self._quality[kind].set(share)
+
+    def model_check(self, result: CheckResult, alarm: bool) -> None:
+        key = (result.feature, result.test)
+        self._score[key].set(result.statistic)
+        self._threshold[key].set(result.threshold)
+        self._state[key].set(1.0 if result.drifted else 0.0)
+        if alarm:
+            self._model_detected[key].inc()
+
+    def performance(self, figures: dict[str, float]) -> None:
+        for metric, value in figures.items():
+            self._performance[metric].set(value)
+
+    def using(self, version: str, reference: str) -> None:
+        """The model version and reference in use: the old series drop to 0."""
+        self.model_version.labels(self._version).set(0)
+        self.reference_info.labels(self._reference).set(0)
+        self._version, self._reference = version, reference
+        self.model_version.labels(version).set(1)
+        self.reference_info.labels(reference).set(1)
 
     def fill(self, reference: float, current: float) -> None:
         self._fill["reference"].set(reference)

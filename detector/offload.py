@@ -1,9 +1,9 @@
 """The pipeline in a child process, so drift detection runs beside Faust, not inside it.
 
 Faust's event loop and its consumer thread share one GIL; every microsecond of detection
-there also stalls fetching. The child owns the pipeline, the Prometheus registry and the
-/metrics server; the Faust agent sends it raw batches and awaits the result, so offsets
-are still acked only after a batch is processed (nothing lost on a crash).
+there also stalls fetching. The child owns the pipeline, the Prometheus registry, the
+/metrics server and the checkpoint; the Faust agent sends it raw batches and awaits the
+result, and acks events only once a checkpoint holds them (nothing lost on a crash).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class PipelineProcess:
-    def __init__(self, settings: DetectorSettings) -> None:
+    def __init__(self, settings: DetectorSettings, topic: str) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self.child = context.Process(target=_serve, args=(child, settings.model_dump()),
+        self.child = context.Process(target=_serve, args=(child, settings.model_dump(), topic),
                                        name="driftstream-pipeline", daemon=True)
         self._lock = asyncio.Lock()
 
@@ -36,13 +36,25 @@ class PipelineProcess:
             raise RuntimeError(detail)
         return detail
 
-    async def process(self, messages: list[tuple]) -> tuple[list, list]:
-        """Dead letters and drift events for a batch of (key, value, headers, topic, partition, offset)."""
+    async def process(self, messages: list[tuple]) -> tuple[list, list, bool]:
+        """Dead letters, drift events, and whether a checkpoint now holds everything processed,
+        for a batch of (key, value, headers, topic, partition, offset)."""
         async with self._lock:
             self._conn.send(("batch", messages))
             loop = asyncio.get_running_loop()
-            kind, dead_letters, drift_events = await loop.run_in_executor(None, self._recv)
-        return dead_letters, drift_events
+            kind, dead_letters, drift_events, checkpointed = await loop.run_in_executor(None, self._recv)
+        return dead_letters, drift_events, checkpointed
+
+    async def checkpoint(self) -> bool:
+        """Checkpoint now if anything is unsaved; True when the checkpoint holds everything."""
+        async with self._lock:
+            self._conn.send(("checkpoint", None))
+            loop = asyncio.get_running_loop()
+            kind, checkpointed = await loop.run_in_executor(None, self._recv)
+        return checkpointed
+
+    def model_update(self, version: str, path: str | None) -> None:
+        self._conn.send(("model", (version, path)))
 
     def _recv(self) -> tuple:
         try:
@@ -61,9 +73,11 @@ class PipelineProcess:
             self.child.terminate()
 
 
-def _serve(conn: Connection, settings_fields: dict) -> None:
+def _serve(conn: Connection, settings_fields: dict, topic: str) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
 
+    from detector import model as models
+    from detector.checkpoint import Checkpointer
     from detector.metrics import Metrics
     from detector.pipeline import Message, Pipeline
 
@@ -72,12 +86,33 @@ def _serve(conn: Connection, settings_fields: dict) -> None:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     registry = CollectorRegistry()
     try:
-        pipeline = Pipeline(settings.monitor_config(), Metrics(registry), settings.reports_dir)
+        model = models.load_latest(settings.models_dir)
+    except models.ModelLoadError as error:
+        conn.send(("error", str(error)))
+        return
+    pipeline = Pipeline(settings.monitor_config(), Metrics(registry), settings.reports_dir,
+                        settings.model_tracking(), model)
+    checkpointer = Checkpointer(settings.data_dir / "pipeline-state.pkl", topic,
+                                settings.checkpoint_seconds)
+    saved = checkpointer.load()
+    if saved is not None:
+        pipeline.restore(saved)
+        log.info("restored the checkpoint: %d events, offsets %s", pipeline.processed, pipeline.offsets)
+    try:
         server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     except OSError as error:
         conn.send(("error", f"cannot serve /metrics on port {settings.metrics_port}: {error}"))
         return
     conn.send(("ready", server.server_port))
+    unsaved = False
+
+    def checkpoint() -> bool:
+        nonlocal unsaved
+        if unsaved:
+            checkpointer.save(pipeline.state())
+            unsaved = False
+        return True
+
     while True:
         try:
             kind, payload = conn.recv()
@@ -85,10 +120,29 @@ def _serve(conn: Connection, settings_fields: dict) -> None:
             return
         if kind == "batch":
             out = pipeline.process([Message(*m) for m in payload])
-            conn.send(("out", out.dead_letters, out.drift_events))
+            unsaved = True
+            conn.send(("out", out.dead_letters, out.drift_events, checkpointer.due() and checkpoint()))
+        elif kind == "checkpoint":
+            conn.send(("checkpointed", checkpoint()))
+        elif kind == "model":
+            _update_model(pipeline, settings, *payload)
         elif kind == "lag":
             for partition, lag in payload.items():
                 pipeline.metrics.lag.labels(str(partition)).set(lag)
         elif kind == "stop":
+            checkpoint()
             pipeline.metrics.up.set(0)
             return
+
+
+def _update_model(pipeline, settings: DetectorSettings, version: str, path: str | None) -> None:
+    """Swap to an announced version if it is newer than the one in use (versions sort by time)."""
+    from detector import model as models
+
+    if pipeline.model_version is not None and version <= pipeline.model_version:
+        log.info("model update %s ignored: %s is in use", version, pipeline.model_version)
+        return
+    try:
+        pipeline.use_model(models.load(models.resolve(settings.models_dir, version, path)))
+    except models.ModelLoadError as error:
+        log.error("model update %s not applied: %s", version, error)

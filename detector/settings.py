@@ -7,11 +7,12 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from detector.model_monitor import ModelConfig
 from detector.monitor import MonitorConfig
 
 
 class DetectorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore", protected_namespaces=())
 
     reference_size: int = Field(20_000, ge=100,
                                 description="warm-up events forming the reference (N), per partition")
@@ -27,6 +28,21 @@ class DetectorSettings(BaseSettings):
     adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN confidence delta")
     adwin_clock: int = Field(8, ge=1, description="ADWIN checks for a change every this many updates")
     adwin_group: int = Field(1, ge=1, description="events averaged per ADWIN update (CPU vs delay)")
+    models_dir: Path = Field(Path("models"), description="the trainer's model versions and `latest` "
+                             "(none yet: warm-up reference, no model tracking)")
+    model_step_days: float = Field(7.0, gt=0, description="event-time days between prediction cutoffs")
+    model_burn_in_days: float = Field(60.0, ge=0, description="event-time history a partition needs "
+                                      "before its customers are predicted")
+    model_alpha: float = Field(1e-4, gt=0, lt=1, description="level of each model check per cutoff")
+    model_min_effect: float = Field(0.10, ge=0, lt=1, description="minimum KS D between predictions "
+                                    "and the model's holdout predictions to alarm")
+    model_error_min_share: float = Field(0.01, gt=0, le=1, description="minimum share of errors "
+                                         "outside the holdout errors' range to alarm")
+    model_error_window: int = Field(1000, ge=10, description="scored predictions in the rolling "
+                                    "MAE/RMSE")
+    model_adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN delta on error ranks")
+    checkpoint_seconds: float = Field(5.0, gt=0, description="state checkpoint interval; offsets are "
+                                      "committed only up to the last checkpoint")
     app_id: str = Field("driftstream-detector", description="Faust app id = consumer group")
     metrics_port: int = Field(8000, ge=0, le=65535, description="port of /metrics (0 = any free)")
     metrics_host: str = Field("0.0.0.0", description="address /metrics binds to")  # noqa: S104
@@ -45,3 +61,10 @@ class DetectorSettings(BaseSettings):
             ks_min_effect=self.ks_min_effect, categorical_min_effect=self.categorical_min_effect,
             out_of_range_min_share=self.out_of_range_min_share, adwin_delta=self.adwin_delta,
             adwin_clock=self.adwin_clock, adwin_group=self.adwin_group)
+
+    def model_tracking(self) -> ModelConfig:
+        return ModelConfig(
+            step_days=self.model_step_days, burn_in_days=self.model_burn_in_days,
+            alpha=self.model_alpha, min_effect=self.model_min_effect,
+            error_min_share=self.model_error_min_share, error_window=self.model_error_window,
+            adwin_delta=self.model_adwin_delta)

@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: DetectorSettings, kafka: KafkaSettings) -> None:
-    ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic, kafka.drift_events_topic])
-    pipeline = PipelineProcess(settings)
+    ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic, kafka.drift_events_topic,
+                          kafka.model_updates_topic])
+    pipeline = PipelineProcess(settings, kafka.transactions_topic)
     port = pipeline.start()
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -49,6 +50,15 @@ class ReplayResult:
     @property
     def undelivered(self) -> int:
         return self.produced - self.delivered
+
+
+def partitions_of(frame: pd.DataFrame, n_partitions: int) -> np.ndarray:
+    """The partition of each row's key under librdkafka's default partitioner (CRC32 of the
+    key, modulo the partitions): for offline runs that split rows as the topic does."""
+    keys = [str(int(c)) if c == c else inv for c, inv in
+            zip(frame["CustomerID"].tolist(), frame["InvoiceNo"].tolist(), strict=True)]
+    cache: dict[str, int] = {}
+    return np.array([cache.setdefault(k, zlib.crc32(k.encode()) % n_partitions) for k in keys])
 
 
 def encode_rows(frame: pd.DataFrame) -> Iterator[tuple[bytes, bytes]]:

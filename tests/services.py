@@ -32,7 +32,8 @@ class Detector:
         self.port = free_port()
         self.reports = workdir / "reports"
         self.log = workdir / "detector.log"
-        self.env = {**env, "DETECTOR_METRICS_PORT": str(self.port),
+        self.env = {"DETECTOR_MODELS_DIR": str(workdir / "models"), **env,
+                    "DETECTOR_METRICS_PORT": str(self.port),
                     "DETECTOR_REPORTS_DIR": str(self.reports),
                     "DETECTOR_DATA_DIR": str(workdir / "state"), "DETECTOR_LOG_LEVEL": "warning"}
         self.process: subprocess.Popen | None = None
@@ -69,6 +70,11 @@ class Detector:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs (its pipeline process exits when the pipe closes)."""
+        self.process.kill()
+        self.process.wait(30)
 
     def stop(self) -> None:
         if self.alive:

@@ -24,9 +24,9 @@ def test_invalid_messages_become_dead_letters_and_counts(data_path, tmp_path) ->
         if i % 100 == 7:
             reason, breaker = MALFORMED[bad % len(MALFORMED)]
             messages.append(Message(key, breaker(value), [("replay-malformed", reason.encode())],
-                                    "tx", i % 2, i))
+                                    "tx", i % 2, len(messages)))
             bad += 1
-        messages.append(Message(key, value, [], "tx", i % 2, i))
+        messages.append(Message(key, value, [], "tx", i % 2, len(messages)))
     out = pipeline.process(messages)
     assert len(out.dead_letters) == bad == 30
     for (key, value, headers), original in zip(out.dead_letters, [m for m in messages if m.headers],
@@ -62,7 +62,7 @@ def test_alarm_writes_the_report(tmp_path) -> None:
 
     pipeline.process([message(i, int(q)) for i, q in enumerate(rng.integers(1, 10, 1_500))])
     assert not (tmp_path / "latest_drift_report.json").exists()
-    out = pipeline.process([message(i, int(q)) for i, q in enumerate(rng.integers(30, 60, 200))])
+    out = pipeline.process([message(1_500 + i, int(q)) for i, q in enumerate(rng.integers(30, 60, 200))])
     alarms = [orjson.loads(v) for k, v in out.drift_events if orjson.loads(v)["kind"] == "alarm"]
     assert {a["results"][0]["feature"] for a in alarms} >= {"quantity", "line_total"}
     report = orjson.loads((tmp_path / "latest_drift_report.json").read_bytes())

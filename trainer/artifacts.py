@@ -41,6 +41,7 @@ def save(models_dir: Path, trained: TrainedModel, frame: pd.DataFrame, horizon_d
     np.savez_compressed(target / "reference_profile.npz", **{k: v.astype(str) if v.dtype == object else v
                                                            for k, v in profile.items()},
                         train_predictions=trained.train_predictions,
+                        holdout_predictions=trained.holdout_predictions,
                         holdout_errors=trained.holdout_errors)
     metadata = {
         "version": version,

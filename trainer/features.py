@@ -29,17 +29,37 @@ def customer_features(rows: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: in
         raise TrainingDataError(f"no customer purchases before {cutoff:%Y-%m-%d}")
     grouped = past.groupby("CustomerID")
     recent = past[past["InvoiceDate"] >= cutoff - pd.Timedelta(days=horizon_days)]
+    cutoff_s = cutoff.timestamp()
+    seconds = grouped["InvoiceDate"]
+    return from_aggregates(
+        cutoff_s,
+        first=(seconds.min() - pd.Timestamp(0)).dt.total_seconds(),
+        last=(seconds.max() - pd.Timestamp(0)).dt.total_seconds(),
+        invoices=grouped["InvoiceNo"].nunique(), monetary=grouped["total"].sum(),
+        lines=grouped.size(), cancelled=grouped["cancelled"].sum(),
+        recent_spend=recent.groupby("CustomerID")["total"].sum().reindex(grouped.size().index,
+                                                                          fill_value=0.0))
+
+
+def from_aggregates(cutoff: float, first, last, invoices, monetary, lines, cancelled, recent_spend
+                    ) -> pd.DataFrame:
+    """The features from per-customer running aggregates (times in epoch seconds).
+
+    The one definition of the features: the trainer aggregates with pandas, the detector
+    keeps the same aggregates per customer as events stream in.
+    """
+    day = 86400.0
     out = pd.DataFrame({
-        "recency_days": (cutoff - grouped["InvoiceDate"].max()).dt.total_seconds() / 86400,
-        "frequency": grouped["InvoiceNo"].nunique(),
-        "monetary": grouped["total"].sum(),
-        "tenure_days": (cutoff - grouped["InvoiceDate"].min()).dt.total_seconds() / 86400,
-        "returns_share": grouped["cancelled"].mean(),
-        "lines": grouped.size(),
-        "spend_last_horizon": recent.groupby("CustomerID")["total"].sum(),
-    })
+        "recency_days": (cutoff - np.asarray(last, np.float64)) / day,
+        "frequency": np.asarray(invoices, np.float64),
+        "monetary": np.asarray(monetary, np.float64),
+        "tenure_days": (cutoff - np.asarray(first, np.float64)) / day,
+        "returns_share": np.asarray(cancelled, np.float64) / np.asarray(lines, np.float64),
+        "lines": np.asarray(lines, np.float64),
+        "spend_last_horizon": np.asarray(recent_spend, np.float64),
+    }, index=lines.index if isinstance(lines, pd.Series) else None)
     out["basket_size"] = out["monetary"] / out["frequency"]
-    return out.fillna({"spend_last_horizon": 0.0})[list(FEATURES)]
+    return out[list(FEATURES)]
 
 
 def target(rows: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: int) -> pd.Series:

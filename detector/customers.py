@@ -1,0 +1,76 @@
+"""Running per-customer aggregates of one partition: what the CLV features are made of.
+
+Kept as plain lists per customer so an event costs a few dict and list operations; the
+features themselves are built only at a cutoff (trainer.features.from_aggregates, the
+same definition the trainer uses).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pandas as pd
+
+from trainer.features import from_aggregates
+
+FIRST, LAST, MONETARY, LINES, CANCELLED, INVOICES, RECENT = range(7)
+
+
+class CustomerStore:
+    """Aggregates per customer; ``recent`` keeps (time, total) of the last H days only.
+
+    >>> store = CustomerStore(horizon_days=30)
+    >>> store.add(17850, 0.0, "536365", 15.3)
+    >>> store.add(17850, 86400.0, "C536379", -5.0)
+    >>> x = store.features(cutoff=2 * 86400.0)
+    >>> x.loc[17850, ["frequency", "monetary", "returns_share", "recency_days"]].tolist()
+    [2.0, 10.3, 0.5, 1.0]
+    """
+
+    def __init__(self, horizon_days: int) -> None:
+        self.horizon = horizon_days * 86400.0
+        self.customers: dict[int, list] = {}
+
+    def __len__(self) -> int:
+        return len(self.customers)
+
+    def add(self, customer: int, when: float, invoice: str, total: float) -> None:
+        state = self.customers.get(customer)
+        if state is None:
+            self.customers[customer] = [when, when, total, 1, invoice[0] == "C", {invoice},
+                                        deque([(when, total)])]
+            return
+        if when < state[FIRST]:
+            state[FIRST] = when
+        if when > state[LAST]:
+            state[LAST] = when
+        state[MONETARY] += total
+        state[LINES] += 1
+        state[CANCELLED] += invoice[0] == "C"
+        state[INVOICES].add(invoice)
+        state[RECENT].append((when, total))
+
+    def monetary(self, customers: np.ndarray) -> np.ndarray:
+        get = self.customers.get
+        return np.array([get(c, (0, 0, 0.0))[MONETARY] for c in customers.tolist()], np.float64)
+
+    def features(self, cutoff: float) -> pd.DataFrame:
+        """Features of every customer seen so far, at ``cutoff`` (epoch seconds)."""
+        since = cutoff - self.horizon
+        ids, first, last, invoices, monetary, lines, cancelled, recent_spend = ([] for _ in range(8))
+        for customer, state in self.customers.items():
+            recent = state[RECENT]
+            while recent and recent[0][0] < since:
+                recent.popleft()
+            ids.append(customer)
+            first.append(state[FIRST])
+            last.append(state[LAST])
+            invoices.append(len(state[INVOICES]))
+            monetary.append(state[MONETARY])
+            lines.append(state[LINES])
+            cancelled.append(state[CANCELLED])
+            recent_spend.append(sum(total for when, total in recent if when < cutoff))
+        frame = from_aggregates(cutoff, first, last, invoices, monetary, lines, cancelled, recent_spend)
+        frame.index = pd.Index(ids, name="CustomerID")
+        return frame

@@ -1,0 +1,232 @@
+"""The CLV model in the stream: predict at event-time cutoffs, score when labels are due.
+
+Per partition (customers are partition-local): running customer aggregates, and a grid
+of cutoffs every ``step_days`` of event time. When a partition's event time passes a
+cutoff c, every customer seen so far gets a prediction of spend in [c, c + H), made from
+the state before c exactly as the trainer builds features at its cutoffs. When event
+time passes c + H, each prediction is scored against the spend realised in between
+(net, floored at 0 — the trainer's target). Events must arrive in event-time order per
+partition (a time-ordered replay, or live traffic); a shuffled replay has no meaningful
+event time, so the figures are only read on time-ordered streams.
+
+Three model checks, each alarming on its own:
+- prediction drift (no labels needed): at each cutoff, exact two-sample KS between the
+  cutoff's predictions and the model's predictions at the trainer's holdout cutoff;
+- error range: per scored cutoff, the share of errors outside the holdout errors' range,
+  against its exact binomial null (as the data out-of-range check);
+- error drift: ADWIN on each absolute error's rank under the holdout's absolute errors
+  (bounded in [0, 1], uniform while errors look like the holdout's).
+Rolling MAE/RMSE over the last ``error_window`` scored predictions sit beside the holdout
+figures and the naive baseline (spend in the last H days repeated) on the same customers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detector.checks import CheckResult
+from detector.checks.adwin import AdwinCheck
+from detector.checks.ks import ks_critical_value, ks_distance
+from detector.checks.out_of_range import OutOfRangeCheck
+from detector.customers import CustomerStore
+from detector.model import LoadedModel
+
+log = logging.getLogger(__name__)
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    step_days: float = 7.0
+    burn_in_days: float = 60.0
+    alpha: float = 1e-4
+    min_effect: float = 0.10
+    min_predictions: int = 50
+    error_min_share: float = 0.01
+    error_window: int = 1000
+    adwin_delta: float = 1e-5
+    default_horizon_days: int = 90  # customer state horizon while no model is loaded
+
+
+@dataclass
+class Pending:
+    cutoff: float
+    customers: np.ndarray
+    predictions: np.ndarray
+    naive: np.ndarray  # spend in the H days before the cutoff: the naive baseline's prediction
+    monetary_at_cutoff: np.ndarray
+
+
+@dataclass
+class PartitionState:
+    store: CustomerStore
+    first_time: float
+    next_cutoff: float
+    pending: deque[Pending] = field(default_factory=deque)
+    drifted: dict[str, bool] = field(default_factory=dict)  # per model check, for rising edges
+
+
+@dataclass
+class ModelOutcome:
+    """A check on a cutoff's predictions (feature "prediction") or scores (feature "error")."""
+
+    result: CheckResult
+    alarm: bool
+    position: int  # index in the partition's batch of the event that passed the mark
+    cutoff: float
+    size: int  # predictions made or scored
+
+
+class ModelMonitor:
+    def __init__(self, config: ModelConfig, model: LoadedModel | None = None) -> None:
+        self.config = config
+        self.partitions: dict[int, PartitionState] = {}
+        self.model: LoadedModel | None = None
+        self.version = "none"
+        self.predictions = 0
+        self.scored = 0
+        self._errors: deque[np.ndarray] = deque()
+        self._naive_errors: deque[np.ndarray] = deque()
+        self._window = 0
+        self.error_check: AdwinCheck | None = None
+        if model is not None:
+            self.swap(model)
+
+    def swap(self, model: LoadedModel) -> None:
+        """Use a new model: pending predictions of the old one are dropped, error stats reset."""
+        dropped = sum(p.customers.size for s in self.partitions.values() for p in s.pending)
+        if dropped:
+            log.info("model %s replaces %s: %d pending predictions of the old model dropped",
+                     model.version, self.version, dropped)
+        self.model, self.version = model, model.version
+        for state in self.partitions.values():
+            state.pending.clear()
+            state.drifted.clear()
+            state.store.horizon = model.horizon_days * DAY
+        self._errors.clear()
+        self._naive_errors.clear()
+        self._window = 0
+        self.error_check = AdwinCheck("error", np.abs(model.holdout_errors), self.config.adwin_delta)
+
+    def __getstate__(self) -> dict:
+        """Checkpoints keep the version, not the model: it is reloaded from its directory."""
+        return {**self.__dict__, "model": None}
+
+    @property
+    def horizon(self) -> float:
+        days = self.model.horizon_days if self.model else self.config.default_horizon_days
+        return days * DAY
+
+    @property
+    def pending(self) -> int:
+        return sum(p.customers.size for s in self.partitions.values() for p in s.pending)
+
+    @property
+    def customers(self) -> int:
+        return sum(len(s.store) for s in self.partitions.values())
+
+    def update(self, partition: int, customers: list, invoices: list, totals: list,
+               times: list) -> list[ModelOutcome]:
+        """Feed one partition's events in order (customer None = anonymous: not a CLV customer)."""
+        state = self.partitions.get(partition)
+        if state is None:
+            state = self.partitions[partition] = PartitionState(
+                CustomerStore(int(self.horizon / DAY)), times[0],
+                math.ceil(times[0] / (self.config.step_days * DAY)) * self.config.step_days * DAY)
+        out: list[ModelOutcome] = []
+        add = state.store.add
+        mark = self._next_mark(state)
+        for i, (customer, invoice, total, when) in enumerate(zip(customers, invoices, totals, times,
+                                                                 strict=True)):
+            if when >= mark:
+                out.extend(self._pass(state, when, i))
+                mark = self._next_mark(state)
+            if customer is not None:
+                add(customer, when, invoice, total)
+        return out
+
+    def _next_mark(self, state: PartitionState) -> float:
+        due = state.pending[0].cutoff + self.horizon if state.pending else math.inf
+        return min(state.next_cutoff, due)
+
+    def _pass(self, state: PartitionState, when: float, position: int) -> list[ModelOutcome]:
+        """Event time reached ``when``: score what is due, then predict at passed cutoffs."""
+        out = []
+        if self.model is None:  # restored without its model: nothing to score with
+            state.pending.clear()
+        while state.pending and state.pending[0].cutoff + self.horizon <= when:
+            out.extend(self._score(state, state.pending.popleft(), position))
+        step = self.config.step_days * DAY
+        while state.next_cutoff <= when:
+            cutoff, state.next_cutoff = state.next_cutoff, state.next_cutoff + step
+            if self.model is None or cutoff - state.first_time < self.config.burn_in_days * DAY:
+                continue
+            out.extend(self._predict(state, cutoff, position))
+        return out
+
+    def _predict(self, state: PartitionState, cutoff: float, position: int) -> list[ModelOutcome]:
+        x = state.store.features(cutoff)
+        if x.empty:
+            return []
+        predictions = self.model.predict(x)
+        self.predictions += predictions.size
+        state.pending.append(Pending(cutoff, x.index.to_numpy(), predictions,
+                                     x["spend_last_horizon"].clip(lower=0).to_numpy(),
+                                     x["monetary"].to_numpy()))
+        if predictions.size < self.config.min_predictions:
+            return []
+        reference = self.model.predictions
+        d = ks_distance(reference, predictions)
+        threshold = max(ks_critical_value(reference.size, predictions.size, self.config.alpha),
+                        self.config.min_effect)
+        result = CheckResult("prediction", "ks", d, threshold, d > threshold)
+        return [self._outcome(state, result, position, cutoff, predictions.size)]
+
+    @staticmethod
+    def _outcome(state: PartitionState, result: CheckResult, position: int, cutoff: float,
+                 size: int) -> ModelOutcome:
+        """Alarm on the rising edge of a check's state in this partition."""
+        alarm = result.drifted and not state.drifted.get(result.test, False)
+        state.drifted[result.test] = result.drifted
+        return ModelOutcome(result, alarm, position, cutoff, size)
+
+    def _score(self, state: PartitionState, pending: Pending, position: int) -> list[ModelOutcome]:
+        realised = np.clip(state.store.monetary(pending.customers) - pending.monetary_at_cutoff, 0, None)
+        errors = pending.predictions - realised
+        self.scored += errors.size
+        self._errors.append(errors)
+        self._naive_errors.append(pending.naive - realised)
+        self._window += errors.size
+        while self._window - self._errors[0].size >= self.config.error_window:
+            self._window -= self._errors.popleft().size
+            self._naive_errors.popleft()
+        c = self.config
+        if errors.size < c.min_predictions:
+            return []
+        in_range = OutOfRangeCheck("error", self.model.holdout_errors, errors.size, c.alpha,
+                                   c.error_min_share)
+        out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors.size)]
+        hits = self.error_check.update(np.abs(errors))
+        # every ADWIN detection is an alarm (it drops the old part of its window after one)
+        out.append(ModelOutcome(self.error_check.result(drifted=bool(hits)), bool(hits), position,
+                                pending.cutoff, errors.size))
+        return out
+
+    def performance(self) -> dict[str, float]:
+        """Rolling figures over the last ``error_window`` scores, beside the holdout's."""
+        figures = {"mae": math.nan, "rmse": math.nan, "naive_mae": math.nan}
+        if self._errors:
+            errors = np.concatenate(self._errors)[-self.config.error_window:]
+            naive = np.concatenate(self._naive_errors)[-self.config.error_window:]
+            figures = {"mae": float(np.abs(errors).mean()), "rmse": float(np.sqrt((errors ** 2).mean())),
+                       "naive_mae": float(np.abs(naive).mean())}
+        holdout = self.model.holdout if self.model else {}
+        figures.update({"holdout_mae": holdout.get("mae", math.nan),
+                        "holdout_rmse": holdout.get("rmse", math.nan),
+                        "baseline_mae": holdout.get("baseline_mae", math.nan)})
+        return figures

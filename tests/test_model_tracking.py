@@ -1,0 +1,121 @@
+"""The model loop without a broker: predictions and scores, checkpoint = uninterrupted run, swap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from prometheus_client import CollectorRegistry
+
+from detector.checkpoint import Checkpointer
+from detector.metrics import Metrics
+from detector.model import load
+from detector.model_monitor import ModelConfig
+from detector.monitor import MonitorConfig
+from detector.pipeline import Message, Pipeline
+from producer import data
+from producer.replay import encode_rows, partitions_of
+from trainer import artifacts
+from trainer.features import customer_features, line_totals
+from trainer.train import fit
+
+HORIZON = 14
+MONITOR = MonitorConfig(reference_size=2_000, window_size=200, panes=4)
+
+
+@pytest.fixture(scope="module")
+def ordered(data_path) -> pd.DataFrame:
+    frame = data.load_online_retail(data_path).sort_values("InvoiceDate", kind="stable")
+    return frame[frame["InvoiceDate"] < "2011-05-01"].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def model_dir(ordered, tmp_path_factory):
+    train = ordered[ordered["InvoiceDate"] < "2011-04-15"].reset_index(drop=True)
+    _, path = artifacts.save(tmp_path_factory.mktemp("models"), fit(train, HORIZON), train, HORIZON, "test")
+    return path
+
+
+@pytest.fixture(scope="module")
+def messages(ordered) -> list[Message]:
+    parts = partitions_of(ordered, 3)
+    return [Message(key, value, [], "tx", int(p), i)
+            for i, ((key, value), p) in enumerate(zip(encode_rows(ordered), parts, strict=True))]
+
+
+def pipeline(model_dir, tmp_path) -> tuple[Pipeline, CollectorRegistry]:
+    registry = CollectorRegistry()
+    return Pipeline(MONITOR, Metrics(registry), tmp_path, ModelConfig(), load(model_dir)), registry
+
+
+def feed(p: Pipeline, messages: list[Message], batch: int = 1_000) -> None:
+    for start in range(0, len(messages), batch):
+        p.process(messages[start:start + batch])
+
+
+def test_streamed_features_equal_the_trainers(ordered, model_dir, messages, tmp_path) -> None:
+    p, _ = pipeline(model_dir, tmp_path)
+    feed(p, messages[:100_000])
+    cutoff = pd.Timestamp(p.models.partitions[0].next_cutoff, unit="s")  # not passed yet
+    rows = line_totals(ordered.iloc[:100_000])
+    expected = customer_features(rows, cutoff, HORIZON)
+    streamed = pd.concat([s.store.features(cutoff.timestamp()) for s in p.models.partitions.values()])
+    streamed = streamed.sort_index()
+    assert list(streamed.index) == list(expected.index)
+    np.testing.assert_allclose(streamed.to_numpy(), expected.to_numpy(), rtol=1e-9, atol=1e-6)
+
+
+def test_predictions_are_scored_when_their_horizon_passes(model_dir, messages, tmp_path) -> None:
+    p, registry = pipeline(model_dir, tmp_path)
+    feed(p, messages)
+    assert p.models.predictions > 0 and p.models.scored > 0
+    assert registry.get_sample_value("clv_model_predictions_total") == p.models.predictions
+    assert registry.get_sample_value("clv_model_scored_total") == p.models.scored
+    # Pending = predictions made at cutoffs whose horizon has not passed yet.
+    horizon = HORIZON * 86400.0
+    for state in p.models.partitions.values():
+        assert all(pending.cutoff + horizon > p.watermark - 86400 for pending in state.pending)
+    mae = registry.get_sample_value("clv_model_performance", {"metric": "mae"})
+    assert math.isfinite(mae) and mae > 0
+    assert registry.get_sample_value("clv_model_performance", {"metric": "holdout_mae"}) \
+        == p.model.holdout["mae"]
+
+
+def test_checkpoint_and_redelivery_equal_an_uninterrupted_run(model_dir, messages, tmp_path) -> None:
+    whole, _ = pipeline(model_dir, tmp_path / "a")
+    feed(whole, messages)
+    first, _ = pipeline(model_dir, tmp_path / "b")
+    feed(first, messages[:120_000])
+    checkpoint = Checkpointer(tmp_path / "state.pkl", "tx", interval=0)
+    checkpoint.save(first.state())
+    feed(first, messages[120_000:125_000])  # processed after the checkpoint, then "killed"
+    resumed, registry = pipeline(model_dir, tmp_path / "c")
+    resumed.restore(checkpoint.load())
+    feed(resumed, messages[110_000:])  # Kafka redelivers from the last commit (before the checkpoint)
+    assert registry.get_sample_value("clv_events_processed_total") == len(messages) == resumed.processed
+    assert (resumed.models.predictions, resumed.models.scored) == (whole.models.predictions,
+                                                                   whole.models.scored)
+    assert resumed.models.performance() == whole.models.performance()
+    assert {k: m.events_processed for k, m in resumed.monitors.items()} == \
+        {k: m.events_processed for k, m in whole.monitors.items()}
+
+
+def test_checkpoint_of_another_topic_is_ignored(model_dir, tmp_path) -> None:
+    p, _ = pipeline(model_dir, tmp_path)
+    Checkpointer(tmp_path / "state.pkl", "tx", 0).save(p.state())
+    assert Checkpointer(tmp_path / "state.pkl", "other", 0).load() is None
+
+
+def test_a_new_model_swaps_reference_and_version(model_dir, messages, tmp_path) -> None:
+    registry = CollectorRegistry()
+    p = Pipeline(MONITOR, Metrics(registry), tmp_path, ModelConfig())
+    feed(p, messages[:9_000])
+    assert all(m.reference.source == "warm-up" for m in p.monitors.values())
+    model = load(model_dir)
+    p.use_model(model)
+    assert all(m.reference.source == model.version and m.window_fill == 0 for m in p.monitors.values())
+    assert registry.get_sample_value("clv_model_version_info", {"version": model.version}) == 1
+    assert registry.get_sample_value("clv_model_version_info", {"version": "none"}) == 0
+    assert registry.get_sample_value("clv_reference_info", {"source": "warm-up"}) == 0

@@ -1,6 +1,9 @@
 """Detector throughput against a bare Faust agent, and the full replay's wall time.
 
 In one run, on one real Apache Kafka broker (started here, as in the tests):
+0. with model tracking on (the default), a CLV model is trained first (rows before
+   2011-06-01, H = 14 days) and the replays are in time order, so the detector keeps
+   customer state, predicts at weekly cutoffs and scores predictions throughout;
 1. the full data set is replayed once onto a topic;
 2. a bare Faust agent (bench/bare_agent.py, same Faust settings and batching, no work)
    reads it all: events/s from its first to its last event;
@@ -39,7 +42,14 @@ def processed(port: int) -> float:
 
 def replay(env: dict, data: Path, topic: str) -> None:
     subprocess.run([PY, "-m", "producer", "replay", "--data", str(data), "--topic", topic,
-                    "--no-progress"], env=env, check=True, cwd=ROOT)
+                    "--order", env.get("PRODUCER_ORDER", "shuffled"), "--no-progress"],
+                   env=env, check=True, cwd=ROOT)
+
+
+def train(env: dict, data: Path, models: Path) -> None:
+    subprocess.run([PY, "-m", "trainer", "--data", str(data), "--models-dir", str(models),
+                    "--until", "2011-06-01", "--horizon-days", "14", "--publish", "false"],
+                   env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def start_detector(env: dict, topic: str, group: str, workdir: Path) -> tuple[subprocess.Popen, int]:
@@ -78,13 +88,19 @@ def main() -> None:
     default_data = ROOT.parent / "shared" / "data" / "online_retail.parquet"
     parser.add_argument("--data", type=Path, default=default_data)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-model", action="store_true", help="no model: warm-up references, "
+                        "shuffled replay (data drift only)")
     args = parser.parse_args()
     import pandas as pd
 
     total = len(pd.read_parquet(args.data, columns=["Quantity"]))
     broker = KafkaBroker().start()
     workdir = Path(tempfile.mkdtemp(prefix="driftstream-bench-"))
-    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, PYTHONPATH=str(ROOT),
+               DETECTOR_MODELS_DIR=str(workdir / "models"))
+    if not args.no_model:
+        train(env, args.data, workdir / "models")
+        env["PRODUCER_ORDER"] = "time"
     try:
         replay(env, args.data, "bench.filled")
         for i in range(args.repeat):
@@ -101,6 +117,9 @@ def main() -> None:
             wait_for(lambda: processed(port) >= total, 900, "all events", 0.5)
             print(f"end to end: {total:,} rows replayed in {produced:.1f} s, all processed by the "
                   f"detector {time.time() - started:.1f} s after the replay started", flush=True)
+            metrics = scrape(f"http://127.0.0.1:{port}/metrics", timeout=2)
+            print(f"model tracking: {metrics['clv_model_predictions_total']:,.0f} predictions, "
+                  f"{metrics['clv_model_scored_total']:,.0f} scored", flush=True)
         finally:
             proc.terminate()
             proc.wait(60)

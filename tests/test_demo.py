@@ -16,6 +16,7 @@ def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("KAFKA_", "DETECTOR_", "PRODUCER_"))}
     env["DETECTOR_REPORTS_DIR"] = str(tmp_path / "reports")
+    env["DETECTOR_MODELS_DIR"] = str(tmp_path / "models")  # empty: the demo trains one first
     result = subprocess.run(
         [sys.executable, "-m", "detector.demo", "--data", str(data_path), "--limit", "30000",
          "--reference-size", "3000", "--metrics-port", str(free_port()), "--no-live"],
@@ -23,5 +24,7 @@ def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:
     output = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "embedded Tansu broker" in output
+    assert "holdout MAE" in output  # the model it trained first
+    assert (tmp_path / "models" / "latest").exists()
     assert "alarms before onset (false): 0" in output
     assert "first alarm after onset:" in output

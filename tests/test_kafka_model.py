@@ -187,3 +187,15 @@ def test_sigkilled_worker_restores_its_state(kafka_bootstrap, topics, data_path,
     finally:
         producer.kill()
         detector.stop()
+
+
+def test_a_broken_model_directory_is_a_clear_error(kafka_bootstrap, topics, tmp_path) -> None:
+    models = tmp_path / "models"
+    (models / "v1").mkdir(parents=True)
+    (models / "latest").write_text("v1\n")
+    env = base_env(kafka_bootstrap, topics, DETECTOR_MODELS_DIR=str(models),
+                   DETECTOR_METRICS_PORT="0", DETECTOR_DATA_DIR=str(tmp_path / "state"))
+    result = subprocess.run([sys.executable, "-m", "detector"], env=env, cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    assert "cannot load the model in" in result.stderr and "Traceback" not in result.stderr

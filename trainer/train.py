@@ -52,7 +52,7 @@ def cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, n_train: 
     if not train:
         span = (end - start).days
         raise TrainingDataError(f"{span} days of history is too little for a {horizon_days}-day "
-                                f"horizon: need at least {2 * horizon_days + 60} days")
+                                f"horizon: need more than {2 * horizon_days + 60} days")
     return sorted(train), test_cutoff
 
 

@@ -49,7 +49,7 @@ class ModelConfig:
     min_predictions: int = 50
     error_min_share: float = 0.01
     error_window: int = 1000
-    adwin_delta: float = 1e-5
+    adwin_delta: float = 1e-9
     default_horizon_days: int = 90  # customer state horizon while no model is loaded
 
 

@@ -73,6 +73,7 @@ class Pipeline:
         self.offsets: dict[int, int] = {}  # last offset processed per partition
         self._latest: dict[int, Outcome] = {}
         self._evaluated = False
+        self._report: tuple[int, drift_event.DriftEvent] | None = None  # the batch's last alarm
         metrics.window_events.labels("reference").set(config.reference_size)
         metrics.window_events.labels("current").set(config.window_size)
         metrics.window_events.labels("pane").set(config.pane_size)
@@ -158,6 +159,9 @@ class Pipeline:
             self.metrics.fill(min(m.warmup_fill for m in monitors), min(m.window_fill for m in monitors))
             self.metrics.model_pending.set(self.models.pending)
             self.metrics.model_customers.set(self.models.customers)
+        if self._report is not None:  # the report is the latest alarm: one write per batch
+            self._write_report(*self._report)
+            self._report = None
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return out
 
@@ -199,7 +203,7 @@ class Pipeline:
             log.warning("drift alarm feature=%s test=%s statistic=%.4f threshold=%.4f partition=%d "
                         "events_processed=%d", alarm.feature, alarm.test, alarm.statistic,
                         alarm.threshold, partition, outcome.events_processed)
-            self._write_report(partition, event)
+            self._report = (partition, event)
             events.append((alarm.feature.encode(), drift_event.encode(event)))
         return events
 
@@ -224,7 +228,7 @@ class Pipeline:
             log.warning("model alarm check=%s/%s statistic=%.4f threshold=%.4f partition=%d cutoff=%s",
                         result.feature, result.test, result.statistic, result.threshold, partition,
                         iso(outcome.cutoff))
-            self._write_report(partition, event)
+            self._report = (partition, event)
         return [(b"model", drift_event.encode(event))]
 
     def _export_evaluations(self) -> None:

@@ -40,7 +40,8 @@ class DetectorSettings(BaseSettings):
                                          "outside the holdout errors' range to alarm")
     model_error_window: int = Field(1000, ge=10, description="scored predictions in the rolling "
                                     "MAE/RMSE")
-    model_adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN delta on error ranks")
+    model_adwin_delta: float = Field(1e-9, gt=0, lt=1, description="ADWIN delta on error ranks "
+                                     "(stricter than the data one: errors of a cutoff share its week)")
     checkpoint_seconds: float = Field(5.0, gt=0, description="state checkpoint interval; offsets are "
                                       "committed only up to the last checkpoint")
     app_id: str = Field("driftstream-detector", description="Faust app id = consumer group")

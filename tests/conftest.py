@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -44,3 +46,24 @@ def topics() -> dict[str, str]:
         "MODEL_UPDATES_TOPIC": f"models-{suffix}",
         "DETECTOR_APP_ID": f"detector-{suffix}",
     }
+
+
+MODEL_HORIZON = "14"
+
+
+def train(env: dict, models: Path, *args: str) -> str:
+    """`python -m trainer` with H = 14 days into ``models``; the new version."""
+    result = subprocess.run([sys.executable, "-m", "trainer", "--models-dir", str(models),
+                             "--horizon-days", MODEL_HORIZON, *args], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return (models / "latest").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def june_model(data_path, tmp_path_factory) -> Path:
+    """A models dir with one version trained on the rows before 2011-06-01 (H = 14 days)."""
+    models = tmp_path_factory.mktemp("models")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINER_")}
+    train(env, models, "--data", str(data_path), "--until", "2011-06-01", "--publish", "false")
+    return models

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 import pytest
+from conftest import train
 from kafka_broker import wait_for
 from services import ROOT, Detector, base_env, read_topic, replay
 
@@ -26,17 +27,6 @@ from producer import data
 from producer.replay import partitions_of
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-HORIZON = "14"
-
-
-def train(env: dict, models: Path, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "trainer", "--models-dir", str(models),
-                             "--horizon-days", HORIZON, *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    return (models / "latest").read_text().strip()
-
-
 def expected_counts(data_path: Path, models: Path, limit: int) -> tuple[int, int]:
     """Predictions and scores the detector must reach on the first ``limit`` time-ordered rows."""
     frame = data.load_online_retail(data_path).sort_values("InvoiceDate", kind="stable")
@@ -57,15 +47,6 @@ def expected_counts(data_path: Path, models: Path, limit: int) -> tuple[int, int
 def model_events(bootstrap: str, topic: str) -> list[dict]:
     return [e for e in (orjson.loads(m.value()) for m in read_topic(bootstrap, topic))
             if e["detector"] == "model"]
-
-
-@pytest.fixture(scope="module")
-def june_model(data_path, tmp_path_factory) -> Path:
-    """Trained on the rows before 2011-06-01 (no broker needed: --publish false)."""
-    models = tmp_path_factory.mktemp("models")
-    train(base_env("127.0.0.1:1", {}), models, "--data", str(data_path), "--until", "2011-06-01",
-          "--publish", "false")
-    return models
 
 
 LIMIT = 330_000  # time-ordered rows up to 2011-08-10

@@ -84,13 +84,14 @@ def rule_queries() -> dict[str, str]:
     return rules
 
 
-def run_stack(kafka_bootstrap: str, topics: dict, data_path: Path, tmp_path: Path, *args: str):
-    env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000")
+def run_stack(kafka_bootstrap: str, topics: dict, data_path: Path, tmp_path: Path, *args: str,
+              rows: int = ROWS, **env_extra: str):
+    env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000", **env_extra)
     detector = Detector(env, tmp_path).start()
     prometheus = Prometheus(tmp_path, detector.port)
-    result = replay(env, "--data", str(data_path), "--limit", str(ROWS), "--malformed", "300", *args)
+    result = replay(env, "--data", str(data_path), "--limit", str(rows), "--malformed", "300", *args)
     assert result.returncode == 0, result.stderr
-    wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {ROWS}"), 300,
+    wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {rows}"), 300,
              "Prometheus to scrape every processed event", interval=1)
     return detector, prometheus
 
@@ -119,6 +120,29 @@ def test_no_drift_alert_on_a_clean_shuffled_replay(kafka_bootstrap, topics, data
         alerts = {a["metric"]["alertname"] for a in prometheus.query("ALERTS")}
         assert not alerts & DRIFT_ALERTS
         assert detector.total("clv_drift_detected_total") == 0
+    finally:
+        prometheus.stop()
+        detector.stop()
+
+
+def test_model_panels_show_scored_figures_and_the_model_alert_fires(
+        kafka_bootstrap, topics, data_path, june_model, tmp_path) -> None:
+    """With a model and a time-ordered replay (outliers from July 2011): real model figures."""
+    detector, prometheus = run_stack(kafka_bootstrap, topics, data_path, tmp_path, "--order", "time",
+                                     "--scenario", "outliers", "--onset", "245903", rows=270_000,
+                                     DETECTOR_MODELS_DIR=str(june_model))
+    try:
+        firing = wait_for(lambda: prometheus.query('ALERTS{alertname="ModelDriftDetected"}'), 60,
+                          "ModelDriftDetected in ALERTS", interval=1)
+        assert {a["metric"]["feature"] for a in firing} & {"error", "prediction"}
+        version = (june_model / "latest").read_text().strip()
+        model_panels = [e for e in panel_queries() if "clv_model" in e]
+        assert len(model_panels) >= 6
+        empty = [e for e in model_panels if not [r for r in prometheus.query(e)
+                                                 if r["value"][1] not in ("NaN", "0")]]
+        assert empty == [], f"model panels without figures: {empty}"
+        shown = prometheus.query("clv_model_version_info == 1")
+        assert [r["metric"]["version"] for r in shown] == [version]
     finally:
         prometheus.stop()
         detector.stop()

@@ -7,7 +7,6 @@ them: see detector/checkpoint.py.
 from __future__ import annotations
 
 import logging
-from collections import deque
 
 import faust
 import orjson
@@ -51,7 +50,6 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     events = app.topic(kafka.drift_events_topic)
     updates = app.topic(kafka.model_updates_topic)
     processed_offsets: dict = {}
-    in_flight: deque[list] = deque()  # events of batches sent to the pipeline, in order
     unacked: list = []  # processed, not yet in a checkpoint
     streams: list = []
 
@@ -64,38 +62,30 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     async def detect(stream):
         streams[:] = [stream]
         async for batch in stream.noack_take(settings.batch_size, within=settings.batch_seconds):
-            in_flight.append(batch)
-            await pipeline.submit([(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
-                                   for m in (e.message for e in batch)])
-
-    @app.task
-    async def handle_replies() -> None:
-        try:
-            async for reply in pipeline.replies():
-                if reply[0] == "out":
-                    _, dead_letters, drift_events, checkpointed = reply
-                    for key, value, headers in dead_letters:
-                        await dlq.send(key=key, value=value, headers=headers)
-                    for key, value in drift_events:
-                        await events.send(key=key, value=value)
-                    batch = in_flight.popleft()
-                    for e in batch:
-                        processed_offsets[e.message.tp] = e.message.offset
-                    unacked.extend(batch)
-                else:
-                    checkpointed = reply[1]
-                if checkpointed:  # the checkpoint holds every batch answered so far
-                    await ack_all()
-        except Exception as error:
-            # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
-            # Faust go on without a pipeline.
-            log.exception("pipeline failed; stopping the worker")
-            await app.crash(error)
+            messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
+                        for m in (e.message for e in batch)]
+            try:
+                dead_letters, drift_events, checkpointed = await pipeline.process(messages)
+            except Exception as error:
+                # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
+                # Faust restart a lone agent that would skip or stall the batch.
+                log.exception("pipeline failed; stopping the worker")
+                await app.crash(error)
+                return
+            for key, value, headers in dead_letters:
+                await dlq.send(key=key, value=value, headers=headers)
+            for key, value in drift_events:
+                await events.send(key=key, value=value)
+            for e in batch:
+                processed_offsets[e.message.tp] = e.message.offset
+            unacked.extend(batch)
+            if checkpointed:
+                await ack_all()
 
     @app.timer(interval=settings.checkpoint_seconds)
     async def checkpoint_when_idle() -> None:
-        if unacked and not in_flight:
-            pipeline.request_checkpoint()
+        if unacked and await pipeline.checkpoint():
+            await ack_all()
 
     @app.agent(updates, name="model-updates")
     async def follow_models(stream):

@@ -19,14 +19,12 @@ log = logging.getLogger(__name__)
 
 
 class PipelineProcess:
-    def __init__(self, settings: DetectorSettings, topic: str, in_flight: int = 4) -> None:
+    def __init__(self, settings: DetectorSettings, topic: str) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self.child = context.Process(target=_serve, args=(child, settings.model_dump(), topic),
                                        name="driftstream-pipeline", daemon=True)
-        # Batches sent and not yet answered: Faust keeps consuming while the child works,
-        # up to this many batches ahead.
-        self._slots = asyncio.Semaphore(in_flight)
+        self._lock = asyncio.Lock()
 
     def start(self, timeout: float = 60.0) -> int:
         """Start the child; return its /metrics port, or raise with its error."""
@@ -38,25 +36,22 @@ class PipelineProcess:
             raise RuntimeError(detail)
         return detail
 
-    async def submit(self, messages: list[tuple]) -> None:
-        """Send a batch of (key, value, headers, topic, partition, offset); its answer comes,
-        in order, from replies()."""
-        await self._slots.acquire()
-        self._conn.send(("batch", messages))
+    async def process(self, messages: list[tuple]) -> tuple[list, list, bool]:
+        """Dead letters, drift events, and whether a checkpoint now holds everything processed,
+        for a batch of (key, value, headers, topic, partition, offset)."""
+        async with self._lock:
+            self._conn.send(("batch", messages))
+            loop = asyncio.get_running_loop()
+            kind, dead_letters, drift_events, checkpointed = await loop.run_in_executor(None, self._recv)
+        return dead_letters, drift_events, checkpointed
 
-    def request_checkpoint(self) -> None:
-        """Ask for a checkpoint of everything processed; the answer comes from replies()."""
-        self._conn.send(("checkpoint", None))
-
-    async def replies(self):
-        """Answers in the order asked: ("out", dead letters, drift events, checkpointed) per
-        batch, ("checkpointed", True) per checkpoint request. Raises if the child died."""
-        loop = asyncio.get_running_loop()
-        while True:
-            reply = await loop.run_in_executor(None, self._recv)
-            if reply[0] == "out":
-                self._slots.release()
-            yield reply
+    async def checkpoint(self) -> bool:
+        """Checkpoint now if anything is unsaved; True when the checkpoint holds everything."""
+        async with self._lock:
+            self._conn.send(("checkpoint", None))
+            loop = asyncio.get_running_loop()
+            kind, checkpointed = await loop.run_in_executor(None, self._recv)
+        return checkpointed
 
     def model_update(self, version: str, path: str | None) -> None:
         self._conn.send(("model", (version, path)))

@@ -80,7 +80,8 @@ def status_table(metrics: dict[str, float], rate: float, alarms: list[dict]) -> 
             feature = labels.split('feature="')[1].split('"')[0]
             test = labels.split('test="')[1].split('"')[0]
             threshold = metrics.get("clv_drift_threshold" + labels, 0.0)
-            detected = f'clv_drift_detected_total{{feature="{feature}",kind="data",test="{test}"}}'
+            kind = "model" if feature in ("prediction", "error") else "data"
+            detected = f'clv_drift_detected_total{{feature="{feature}",kind="{kind}",test="{test}"}}'
             count = metrics.get(detected, 0)
             style = "red" if test != "adwin" and threshold and value > threshold else ""
             shown = f"δ={threshold:g}" if test == "adwin" else f"{threshold:.4f}"

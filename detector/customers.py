@@ -55,6 +55,14 @@ class CustomerStore:
         get = self.customers.get
         return np.array([get(c, (0, 0, 0.0))[MONETARY] for c in customers.tolist()], np.float64)
 
+    def prune(self, now: float) -> None:
+        """Forget spend older than H before ``now`` (features() does it as it goes)."""
+        since = now - self.horizon
+        for state in self.customers.values():
+            recent = state[RECENT]
+            while recent and recent[0][0] < since:
+                recent.popleft()
+
     def features(self, cutoff: float) -> pd.DataFrame:
         """Features of every customer seen so far, at ``cutoff`` (epoch seconds)."""
         since = cutoff - self.horizon

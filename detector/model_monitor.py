@@ -165,6 +165,7 @@ class ModelMonitor:
         while state.next_cutoff <= when:
             cutoff, state.next_cutoff = state.next_cutoff, state.next_cutoff + step
             if self.model is None or cutoff - state.first_time < self.config.burn_in_days * DAY:
+                state.store.prune(cutoff)  # keeps memory bounded while nothing is predicted
                 continue
             out.extend(self._predict(state, cutoff, position))
         return out

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from detector.checkpoint import Checkpointer
+from detector.customers import RECENT
 from detector.metrics import Metrics
 from detector.model import load
 from detector.model_monitor import ModelConfig
@@ -119,3 +120,13 @@ def test_a_new_model_swaps_reference_and_version(model_dir, messages, tmp_path) 
     assert registry.get_sample_value("clv_model_version_info", {"version": model.version}) == 1
     assert registry.get_sample_value("clv_model_version_info", {"version": "none"}) == 0
     assert registry.get_sample_value("clv_reference_info", {"source": "warm-up"}) == 0
+
+
+def test_without_a_model_customer_state_stays_bounded(messages, tmp_path) -> None:
+    p = Pipeline(MONITOR, Metrics(CollectorRegistry()), tmp_path, ModelConfig())
+    feed(p, messages)
+    horizon = ModelConfig().default_horizon_days * 86400.0
+    oldest = min(when for s in p.models.partitions.values() for c in s.store.customers.values()
+                 for when, _ in c[RECENT])
+    assert oldest >= p.watermark - horizon - ModelConfig().step_days * 86400.0
+    assert p.models.predictions == 0 and p.models.pending == 0

@@ -56,7 +56,7 @@ class CustomerStore:
         return np.array([get(c, (0, 0, 0.0))[MONETARY] for c in customers.tolist()], np.float64)
 
     def prune(self, now: float) -> None:
-        """Forget spend older than H before ``now`` (features() does it as it goes)."""
+        """Forget spend older than H before ``now``."""
         since = now - self.horizon
         for state in self.customers.values():
             recent = state[RECENT]
@@ -65,12 +65,10 @@ class CustomerStore:
 
     def features(self, cutoff: float) -> pd.DataFrame:
         """Features of every customer seen so far, at ``cutoff`` (epoch seconds)."""
-        since = cutoff - self.horizon
+        self.prune(cutoff)
         ids, first, last, invoices, monetary, lines, cancelled, recent_spend = ([] for _ in range(8))
         for customer, state in self.customers.items():
             recent = state[RECENT]
-            while recent and recent[0][0] < since:
-                recent.popleft()
             ids.append(customer)
             first.append(state[FIRST])
             last.append(state[LAST])

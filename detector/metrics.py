@@ -103,22 +103,22 @@ class Metrics:
     def evaluation(self, results: list[CheckResult], drift_share: float, drifted_columns: int,
                    quality: dict[str, float]) -> None:
         for r in results:
-            key = (r.feature, r.test)
-            self._score[key].set(r.statistic)
-            self._threshold[key].set(r.threshold)
-            self._state[key].set(1.0 if r.drifted else 0.0)
+            self._show(r)
         self.drift_share.set(drift_share)
         self.drifted_columns.set(drifted_columns)
         for kind, share in quality.items():
             self._quality[kind].set(share)
 
     def model_check(self, result: CheckResult, alarm: bool) -> None:
+        self._show(result)
+        if alarm:
+            self._model_detected[(result.feature, result.test)].inc()
+
+    def _show(self, result: CheckResult) -> None:
         key = (result.feature, result.test)
         self._score[key].set(result.statistic)
         self._threshold[key].set(result.threshold)
         self._state[key].set(1.0 if result.drifted else 0.0)
-        if alarm:
-            self._model_detected[key].inc()
 
     def performance(self, figures: dict[str, float]) -> None:
         for metric, value in figures.items():

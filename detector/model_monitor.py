@@ -99,7 +99,7 @@ class ModelMonitor:
 
     def swap(self, model: LoadedModel) -> None:
         """Use a new model: pending predictions of the old one are dropped, error stats reset."""
-        dropped = sum(p.customers.size for s in self.partitions.values() for p in s.pending)
+        dropped = self.pending
         if dropped:
             log.info("model %s replaces %s: %d pending predictions of the old model dropped",
                      model.version, self.version, dropped)

@@ -32,10 +32,7 @@ from trainer.train import fit  # noqa: E402
 def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int = 500,
         verbose: bool = False) -> dict:
     parts = partitions_of(frame, 3)
-    times = features.from_frame(frame)["event_time"]
-    customers = [None if c != c else int(c) for c in frame["CustomerID"].tolist()]
-    invoices = frame["InvoiceNo"].astype(str).tolist()
-    totals = (frame["Quantity"] * frame["UnitPrice"]).tolist()
+    events = features.customer_events(frame)
     monitor = ModelMonitor(config, model)
     before, first, alarms = 0, None, {}
     for start in range(0, len(frame), chunk):
@@ -44,8 +41,7 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
             idx = [i for i in range(start, stop) if parts[i] == p]
             if not idx:
                 continue
-            for outcome in monitor.update(p, [customers[i] for i in idx], [invoices[i] for i in idx],
-                                          [totals[i] for i in idx], times[idx].tolist()):
+            for outcome in monitor.update(p, *([column[i] for i in idx] for column in events)):
                 if not outcome.alarm:
                     continue
                 name = f"{outcome.result.feature}/{outcome.result.test}"

@@ -54,6 +54,15 @@ def from_frame(frame) -> Columns:
     }
 
 
+def customer_events(frame) -> tuple[list, list, list, list]:
+    """What ModelMonitor.update takes, per row of a pandas frame (offline runs): customer
+    (None when missing), invoice, line total, event time (epoch seconds)."""
+    customers = [None if c != c else int(c) for c in frame["CustomerID"].tolist()]
+    totals = (frame["Quantity"].to_numpy(np.float64) * frame["UnitPrice"].to_numpy(np.float64)).tolist()
+    times = frame["InvoiceDate"].to_numpy("datetime64[s]").astype(np.int64).astype(np.float64).tolist()
+    return customers, frame["InvoiceNo"].astype(str).tolist(), totals, times
+
+
 def take(cols: Columns, start: int, stop: int) -> Columns:
     return {name: values[start:stop] for name, values in cols.items()}
 

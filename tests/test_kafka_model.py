@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 import orjson
-import pandas as pd
 import pytest
 from conftest import train
 from kafka_broker import wait_for
 from services import ROOT, Detector, base_env, read_topic, replay
 
+from detector import features
 from detector.model import load_latest
 from detector.model_monitor import ModelConfig, ModelMonitor
 from producer import data
@@ -33,14 +33,10 @@ def expected_counts(data_path: Path, models: Path, limit: int) -> tuple[int, int
     frame = frame.iloc[:limit].reset_index(drop=True)
     parts = partitions_of(frame, 3)
     monitor = ModelMonitor(ModelConfig(), load_latest(models))
-    times = (frame["InvoiceDate"] - pd.Timestamp(0)).dt.total_seconds().to_numpy()
-    customers = [None if c != c else int(c) for c in frame["CustomerID"].tolist()]
-    totals = (frame["Quantity"] * frame["UnitPrice"]).to_numpy()
-    invoices = frame["InvoiceNo"].astype(str).tolist()
+    events = features.customer_events(frame)
     for p in range(3):
         idx = (parts == p).nonzero()[0]
-        monitor.update(p, [customers[i] for i in idx], [invoices[i] for i in idx],
-                       totals[idx].tolist(), times[idx].tolist())
+        monitor.update(p, *([column[i] for i in idx] for column in events))
     return monitor.predictions, monitor.scored
 
 

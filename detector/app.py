@@ -6,6 +6,7 @@ them: see detector/checkpoint.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
@@ -52,8 +53,13 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     processed_offsets: dict = {}
     unacked: list = []  # processed, not yet in a checkpoint
     streams: list = []
+    lock = asyncio.Lock()  # one batch, checkpoint or shutdown at a time
+    stopping = asyncio.Event()
 
     async def ack_all() -> None:
+        """Ack what the checkpoint holds, once its dead letters and drift events are delivered
+        (acked offsets get committed: nothing they produced may still be in a buffer)."""
+        await app.producer.flush()
         for event in unacked:
             await streams[0].ack(event)
         unacked.clear()
@@ -62,30 +68,47 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     async def detect(stream):
         streams[:] = [stream]
         async for batch in stream.noack_take(settings.batch_size, within=settings.batch_seconds):
-            messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
-                        for m in (e.message for e in batch)]
-            try:
-                dead_letters, drift_events, checkpointed = await pipeline.process(messages)
-            except Exception as error:
-                # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
-                # Faust restart a lone agent that would skip or stall the batch.
-                log.exception("pipeline failed; stopping the worker")
-                await app.crash(error)
-                return
-            for key, value, headers in dead_letters:
-                await dlq.send(key=key, value=value, headers=headers)
-            for key, value in drift_events:
-                await events.send(key=key, value=value)
-            for e in batch:
-                processed_offsets[e.message.tp] = e.message.offset
-            unacked.extend(batch)
-            if checkpointed:
-                await ack_all()
+            async with lock:
+                if stopping.is_set():  # left unacked: redelivered to the next owner, skipped there
+                    continue
+                await process(batch)
+
+    async def process(batch) -> None:
+        messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
+                    for m in (e.message for e in batch)]
+        try:
+            dead_letters, drift_events, checkpointed = await pipeline.process(messages)
+        except Exception as error:
+            # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
+            # Faust restart a lone agent that would skip or stall the batch.
+            log.exception("pipeline failed; stopping the worker")
+            await app.crash(error)
+            return
+        for key, value, headers in dead_letters:
+            await dlq.send(key=key, value=value, headers=headers)
+        for key, value in drift_events:
+            await events.send(key=key, value=value)
+        for e in batch:
+            processed_offsets[e.message.tp] = e.message.offset
+        unacked.extend(batch)
+        if checkpointed:
+            await ack_all()
 
     @app.timer(interval=settings.checkpoint_seconds)
     async def checkpoint_when_idle() -> None:
-        if unacked and await pipeline.checkpoint():
-            await ack_all()
+        async with lock:
+            if unacked and not stopping.is_set() and await pipeline.checkpoint():
+                await ack_all()
+
+    @app.on_before_shutdown.connect
+    async def checkpoint_on_stop(app: faust.App, **_: object) -> None:
+        """A clean stop commits everything processed: checkpoint, ack, then Faust's consumer
+        commits the acked offsets as it stops (after this signal)."""
+        async with lock:
+            stopping.set()
+            if unacked and await pipeline.checkpoint():
+                await ack_all()
+                log.info("stopped cleanly: state checkpointed and offsets acked")
 
     @app.agent(updates, name="model-updates")
     async def follow_models(stream):

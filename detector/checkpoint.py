@@ -18,6 +18,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 FORMAT = 1
+STATE_KEYS = {"monitors", "models", "watermark", "processed", "offsets", "model_version"}
 
 
 class Checkpointer:
@@ -26,6 +27,7 @@ class Checkpointer:
         self.topic = topic
         self.interval = interval
         self._last = time.monotonic()
+        self.rejected = 0  # damaged checkpoints ignored
 
     def due(self) -> bool:
         return time.monotonic() - self._last >= self.interval
@@ -40,16 +42,23 @@ class Checkpointer:
         self._last = time.monotonic()
 
     def load(self) -> dict | None:
-        """The saved state, or None (no checkpoint, another topic, or an unreadable file)."""
+        """The saved state, or None: no checkpoint, or one that is unreadable, truncated,
+        foreign (another topic, another format) or of the wrong type — whatever is wrong with
+        the file, the worker starts (from what Kafka holds) and says why once."""
         if not self.path.exists():
             return None
         try:
             with self.path.open("rb") as handle:
                 saved = pickle.load(handle)  # noqa: S301 (our own file in our data dir)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
-            log.warning("ignoring unreadable checkpoint %s: %s", self.path, error)
+            if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+                raise ValueError(f"not a driftstream checkpoint of format {FORMAT}")
+            if saved.get("topic") != self.topic:
+                raise ValueError(f"written for topic {saved.get('topic')!r}, not {self.topic!r}")
+            state = saved["state"]
+            if not isinstance(state, dict) or not STATE_KEYS <= state.keys():
+                raise ValueError("the state lacks " + ", ".join(sorted(STATE_KEYS - set(state or ()))))
+        except Exception as error:  # any damage: a bad file must never stop the worker
+            log.warning("ignoring checkpoint %s: %s: %s", self.path, type(error).__name__, error)
+            self.rejected += 1
             return None
-        if saved.get("format") != FORMAT or saved.get("topic") != self.topic:
-            log.warning("ignoring checkpoint %s: written for topic %s", self.path, saved.get("topic"))
-            return None
-        return saved["state"]
+        return state

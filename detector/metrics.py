@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from detector.checks import CheckResult
 from detector.features import NUMERIC
-from schemas.transaction import INVALID_REASONS
+from schemas.transaction import DLQ_REASONS
 
 TESTS_BY_FEATURE = {
     **{f: ("ks", "out_of_range", "adwin") for f in NUMERIC},
@@ -73,6 +73,8 @@ class Metrics:
         self.model_pending = Gauge("clv_model_pending_predictions", "Predictions waiting for their "
                                    "label (event time < cutoff + H)", registry=r)
         self.model_customers = Gauge("clv_model_customers", "Customers with state", registry=r)
+        self.state_rejected = Counter("clv_state_rejected", "Saved states ignored because they were "
+                                      "damaged, foreign or of another format", registry=r)
         self.up = Gauge("clv_detector_up", "1 while the detector worker runs", registry=r)
         # Bind label children once, so every series exists from the start.
         self._score = {(f, t): self.drift_score.labels(f, t)
@@ -80,7 +82,7 @@ class Metrics:
         self._threshold = {k: self.drift_threshold.labels(*k) for k in self._score}
         self._state = {k: self.drift_state.labels(*k) for k in self._score}
         self._detected = {k: self.detected.labels("data", *k) for k in self._score}
-        self._invalid = {reason: self.invalid.labels(reason) for reason in INVALID_REASONS}
+        self._invalid = {reason: self.invalid.labels(reason) for reason in DLQ_REASONS}
         self._quality = {k: self.quality.labels(k) for k in QUALITY_KINDS}
         self._fill = {w: self.window_fill.labels(w) for w in ("reference", "current")}
         self._score.update({k: self.drift_score.labels(*k) for k in MODEL_CHECKS})

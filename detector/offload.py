@@ -84,20 +84,31 @@ def _serve(conn: Connection, settings_fields: dict, topic: str) -> None:
     settings = DetectorSettings(**settings_fields)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    registry = CollectorRegistry()
     try:
         model = models.load_latest(settings.models_dir)
     except models.ModelLoadError as error:
         conn.send(("error", str(error)))
         return
-    pipeline = Pipeline(settings.monitor_config(), Metrics(registry), settings.reports_dir,
-                        settings.model_tracking(), model)
+
+    def fresh() -> tuple[CollectorRegistry, Pipeline]:
+        registry = CollectorRegistry()
+        return registry, Pipeline(settings.monitor_config(), Metrics(registry), settings.reports_dir,
+                                  settings.model_tracking(), model, settings.limits())
+
+    registry, pipeline = fresh()
     checkpointer = Checkpointer(settings.data_dir / "pipeline-state.pkl", topic,
                                 settings.checkpoint_seconds)
     saved = checkpointer.load()
     if saved is not None:
-        pipeline.restore(saved)
-        log.info("restored the checkpoint: %d events, offsets %s", pipeline.processed, pipeline.offsets)
+        try:
+            pipeline.restore(saved)
+            log.info("restored the checkpoint: %d events, offsets %s", pipeline.processed,
+                     pipeline.offsets)
+        except Exception as error:  # a state that loads but does not fit: start from Kafka
+            log.warning("ignoring checkpoint: cannot restore it: %s: %s", type(error).__name__, error)
+            checkpointer.rejected += 1
+            registry, pipeline = fresh()
+    pipeline.metrics.state_rejected.inc(checkpointer.rejected)
     try:
         server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     except OSError as error:

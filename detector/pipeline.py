@@ -27,13 +27,15 @@ from detector.replay_tracker import ReplayTracker
 from detector.report import write_report
 from schemas import drift_event
 from schemas.topics import (
+    DLQ_MAX_VALUE_BYTES,
     HEADER_ERROR_DETAIL,
     HEADER_ERROR_REASON,
     HEADER_SOURCE_OFFSET,
     HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC,
+    HEADER_VALUE_TRUNCATED,
 )
-from schemas.transaction import InvalidEvent, decode_transaction
+from schemas.transaction import DEFAULT_LIMITS, InvalidEvent, Limits, decode_transaction
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,10 @@ def iso(seconds: float) -> str:
 
 class Pipeline:
     def __init__(self, config: MonitorConfig, metrics: Metrics, reports_dir: Path,
-                 model_config: ModelConfig | None = None, model: LoadedModel | None = None) -> None:
+                 model_config: ModelConfig | None = None, model: LoadedModel | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.config = config
+        self.limits = limits
         self.monitors: dict[int, DriftMonitor] = {}
         self.models = ModelMonitor(model_config or ModelConfig())
         self.model: LoadedModel | None = None
@@ -131,7 +135,7 @@ class Pipeline:
                 continue  # in the checkpoint already (redelivered after a restart)
             self.offsets[msg.partition] = msg.offset
             try:
-                row = decode_transaction(msg.value)
+                row = decode_transaction(msg.value, self.limits)
             except InvalidEvent as error:
                 out.dead_letters.append(self._dead_letter(msg, error))
                 continue
@@ -174,7 +178,11 @@ class Pipeline:
                    (HEADER_SOURCE_TOPIC, msg.topic.encode()),
                    (HEADER_SOURCE_PARTITION, str(msg.partition).encode()),
                    (HEADER_SOURCE_OFFSET, str(msg.offset).encode())]
-        return msg.key, msg.value, headers
+        value = msg.value
+        if value is not None and len(value) > DLQ_MAX_VALUE_BYTES:
+            headers.append((HEADER_VALUE_TRUNCATED, str(len(value)).encode()))
+            value = value[:DLQ_MAX_VALUE_BYTES]
+        return msg.key, value, headers
 
     def _event(self, kind: str, partition: int, outcome: Outcome, results: list[CheckResult],
                trigger: dict | None) -> drift_event.DriftEvent:

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detector.model_monitor import ModelConfig
 from detector.monitor import MonitorConfig
+from schemas.transaction import Limits
 
 
 class DetectorSettings(BaseSettings):
@@ -49,6 +50,10 @@ class DetectorSettings(BaseSettings):
     metrics_host: str = Field("0.0.0.0", description="address /metrics binds to")  # noqa: S104
     reports_dir: Path = Field(Path("reports"), description="where latest_drift_report.json goes")
     data_dir: Path = Field(Path("var/detector"), description="Faust state directory")
+    max_message_bytes: int = Field(16_384, ge=256, description="larger messages go to the DLQ "
+                                   "(reason too_large)")
+    max_field_chars: int = Field(1_024, ge=16, description="messages with a longer text field go to "
+                                 "the DLQ (reason field_too_long)")
     batch_size: int = Field(1000, ge=1, description="events taken per batch")
     batch_seconds: float = Field(0.5, gt=0, description="max wait to fill a batch")
     session_timeout: float = Field(30.0, gt=0, description="consumer group session timeout, s "
@@ -62,6 +67,9 @@ class DetectorSettings(BaseSettings):
             ks_min_effect=self.ks_min_effect, categorical_min_effect=self.categorical_min_effect,
             out_of_range_min_share=self.out_of_range_min_share, adwin_delta=self.adwin_delta,
             adwin_clock=self.adwin_clock, adwin_group=self.adwin_group)
+
+    def limits(self) -> Limits:
+        return Limits(self.max_message_bytes, self.max_field_chars)
 
     def model_tracking(self) -> ModelConfig:
         return ModelConfig(

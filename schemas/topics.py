@@ -16,6 +16,9 @@ HEADER_ERROR_DETAIL = "error-detail"
 HEADER_SOURCE_TOPIC = "source-topic"
 HEADER_SOURCE_PARTITION = "source-partition"
 HEADER_SOURCE_OFFSET = "source-offset"
+HEADER_VALUE_TRUNCATED = "error-value-truncated"  # the original size, when only a prefix is kept
+# Dead letters above this size keep only a prefix: the DLQ must accept every dead letter.
+DLQ_MAX_VALUE_BYTES = 960_000
 
 
 class KafkaSettings(BaseSettings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,22 @@ def test_checkpoint_and_redelivery_equal_an_uninterrupted_run(model_dir, message
 def test_checkpoint_of_another_topic_is_ignored(model_dir, tmp_path) -> None:
     p, _ = pipeline(model_dir, tmp_path)
     Checkpointer(tmp_path / "state.pkl", "tx", 0).save(p.state())
-    assert Checkpointer(tmp_path / "state.pkl", "other", 0).load() is None
+    other = Checkpointer(tmp_path / "state.pkl", "other", 0)
+    assert other.load() is None
+    assert other.rejected == 1
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"garbage\n", np.random.default_rng(1).bytes(4_096), np.random.default_rng(2).bytes(4_096),
+    pickle.dumps([1, 2, 3]), pickle.dumps({"format": 0, "topic": "tx", "state": {}}),
+    pickle.dumps({"format": 1, "topic": "tx", "state": {"monitors": []}}),
+    pickle.dumps({"format": 1, "topic": "tx", "state": []}),
+], ids=["empty", "text", "random-1", "random-2", "list", "old-format", "partial-state", "state-list"])
+def test_a_damaged_checkpoint_is_ignored_and_counted(tmp_path, content: bytes) -> None:
+    (tmp_path / "state.pkl").write_bytes(content)
+    checkpointer = Checkpointer(tmp_path / "state.pkl", "tx", 0)
+    assert checkpointer.load() is None
+    assert checkpointer.rejected == 1
 
 
 def test_a_new_model_swaps_reference_and_version(model_dir, messages, tmp_path) -> None:

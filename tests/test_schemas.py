@@ -12,7 +12,7 @@ import pytest
 
 from producer.replay import MALFORMED
 from schemas import drift_event
-from schemas.transaction import INVALID_REASONS, InvalidEvent, decode_transaction
+from schemas.transaction import INVALID_REASONS, InvalidEvent, Limits, decode_transaction
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 GOOD = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HANGING HEART",
@@ -42,6 +42,14 @@ def test_valid_row_decodes() -> None:
     (orjson.dumps({**GOOD, "InvoiceDate": "yesterday"}), "bad_timestamp"),
     (orjson.dumps({**GOOD, "Country": ""}), "empty_field"),
     (orjson.dumps({**GOOD, "CustomerID": -4}), "out_of_bounds"),
+    (orjson.dumps(GOOD).replace(b"17850", b"1" + b"0" * 30), "out_of_bounds"),
+    (orjson.dumps(GOOD).replace(b'"United Kingdom"', b'"Unit\xff\xfeed"'), "invalid_utf8"),
+    (orjson.dumps({**GOOD, "Country": "Unit\x00ed"}), "control_characters"),
+    (orjson.dumps({**GOOD, "Description": "two\nlines"}), "control_characters"),
+    (orjson.dumps({**GOOD, "Description": "x" * 900_000}), "too_large"),
+    (orjson.dumps({**GOOD, "Description": "x" * 2_000}), "field_too_long"),
+    (orjson.dumps({**GOOD, "InvoiceDate": "0001-01-01T00:00:00+14:00"}), "bad_timestamp"),
+    (orjson.dumps({**GOOD, "InvoiceDate": "9999-12-31T23:59:59"}), "bad_timestamp"),
 ])
 def test_each_failure_has_its_reason(raw: bytes | None, reason: str) -> None:
     with pytest.raises(InvalidEvent) as caught:
@@ -89,3 +97,13 @@ def test_drift_event_matches_its_schema() -> None:
     schema = json.loads((SCHEMAS / "drift_event.schema.json").read_text())
     jsonschema.validate(msgspec.json.decode(drift_event.encode(event)), schema)
     assert drift_event.decode(drift_event.encode(event)) == event
+
+
+def test_limits_are_settings() -> None:
+    raw = orjson.dumps({**GOOD, "Description": "x" * 2_000})
+    assert decode_transaction(raw, Limits(max_message_bytes=4_096, max_field_chars=2_000)).Description
+    with pytest.raises(InvalidEvent) as caught:
+        decode_transaction(raw, Limits(max_message_bytes=1_024))
+    assert caught.value.reason == "too_large"
+    with pytest.raises(ValueError, match="max_field_chars must be >= 16"):
+        Limits(max_field_chars=3)

@@ -1,4 +1,4 @@
-# The image every driftstream service runs (detector, producer); installed as the README does.
+# The image the detector, producer and trainer services of compose.yml run; installed as the README does.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 demo: $(INSTALLED)
-	$(BIN)/python -m detector.demo
+	$(BIN)/python -m demo
 
 # The real Apache Kafka broker for tests comes from Maven Central (Java 17 + Maven).
 kafka-jars:

@@ -12,8 +12,8 @@ import time
 
 import faust
 
-from detector.app import faust_app
-from detector.settings import DetectorSettings
+from detector.runtime.app import faust_app
+from detector.runtime.settings import DetectorSettings
 from schemas.topics import KafkaSettings
 
 

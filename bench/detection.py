@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector import features  # noqa: E402
-from detector.monitor import DriftMonitor, MonitorConfig  # noqa: E402
+from detector.drift.monitor import DriftMonitor, MonitorConfig  # noqa: E402
 from producer import data, scenarios  # noqa: E402
 from producer.replay import partitions_of  # noqa: E402
+from schemas import features  # noqa: E402
 
 
 def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int = 100) -> dict:

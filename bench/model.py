@@ -1,7 +1,7 @@
 """Model tracking offline: error figures and model alarms per scenario, on the real data.
 
 Trains a model on the rows before --train-until (the trainer's own code, H days), then
-replays the whole year in time order through the detector's ModelMonitor, partitioned as
+replays the whole year in time order through the detector's ModelTracker, partitioned as
 librdkafka does (CRC32 of the key), and reports per scenario: predictions made and scored,
 rolling MAE/RMSE vs the holdout and the naive baseline, model alarms before the onset and
 the first one after it (events since onset).
@@ -20,11 +20,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector import features  # noqa: E402
-from detector.model import load  # noqa: E402
-from detector.model_monitor import ModelConfig, ModelMonitor  # noqa: E402
+from detector.model.loader import load  # noqa: E402
+from detector.model.tracker import ModelConfig, ModelTracker  # noqa: E402
 from producer import data, scenarios  # noqa: E402
 from producer.replay import partitions_of  # noqa: E402
+from schemas import features  # noqa: E402
 from trainer import artifacts  # noqa: E402
 from trainer.train import fit  # noqa: E402
 
@@ -33,7 +33,7 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
         verbose: bool = False) -> dict:
     parts = partitions_of(frame, 3)
     events = features.customer_events(frame)
-    monitor = ModelMonitor(config, model)
+    monitor = ModelTracker(config, model)
     before, first, alarms = 0, None, {}
     for start in range(0, len(frame), chunk):
         stop = min(start + chunk, len(frame))

@@ -1,3 +1,3 @@
-from detector.cli import main
+from detector.runtime.cli import main
 
 main()

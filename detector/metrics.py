@@ -1,7 +1,12 @@
-"""Every Prometheus metric driftstream exports, in one place.
+"""Every Prometheus metric the detector exports, defined in one place.
 
-The seed pipeline's names stay (clv_drift_score, clv_drifted_columns_count,
-clv_drift_detected_total, clv_model_performance) so its dashboards keep working.
+``Metrics(registry)`` registers them in the registry it is given (the worker's, or a test's
+fresh ``CollectorRegistry``) and binds every label child once, so each series exists from
+the start and nothing is looked up per event. Label values are bounded: features, tests,
+DLQ reasons, quality kinds, model versions in use, owned partitions. The seed pipeline's
+names stay (clv_drift_score, clv_drifted_columns_count, clv_drift_detected_total,
+clv_model_performance) so its dashboards keep working. ``scrape`` reads an endpoint back
+(the demo, the tests and the benchmarks use it).
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ import urllib.request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from detector.checks import CheckResult
-from detector.features import NUMERIC
+from detector.drift.checks import Verdict
+from schemas.features import NUMERIC
 from schemas.transaction import DLQ_REASONS
 
 TESTS_BY_FEATURE = {
@@ -99,10 +104,10 @@ class Metrics:
     def invalid_event(self, reason: str) -> None:
         self._invalid[reason].inc()
 
-    def alarm(self, result: CheckResult) -> None:
+    def alarm(self, result: Verdict) -> None:
         self._detected[(result.feature, result.test)].inc()
 
-    def evaluation(self, results: list[CheckResult], drift_share: float, drifted_columns: int,
+    def evaluation(self, results: list[Verdict], drift_share: float, drifted_columns: int,
                    quality: dict[str, float]) -> None:
         for r in results:
             self._show(r)
@@ -111,12 +116,12 @@ class Metrics:
         for kind, share in quality.items():
             self._quality[kind].set(share)
 
-    def model_check(self, result: CheckResult, alarm: bool) -> None:
+    def model_check(self, result: Verdict, alarm: bool) -> None:
         self._show(result)
         if alarm:
             self._model_detected[(result.feature, result.test)].inc()
 
-    def _show(self, result: CheckResult) -> None:
+    def _show(self, result: Verdict) -> None:
         key = (result.feature, result.test)
         self._score[key].set(result.statistic)
         self._threshold[key].set(result.threshold)

@@ -11,13 +11,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ProducerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRODUCER_", extra="ignore")
 
-    data: Path | None = Field(None, description="Online Retail file (CSV, XLSX or parquet)")
-    cache_dir: Path | None = Field(None, description="where a downloaded data set is cached")
-    order: str = Field("shuffled", pattern="^(time|shuffled)$", description="time or shuffled")
+    data: Path | None = Field(None, description="Online Retail file: CSV, XLSX or parquet in the UCI "
+                              "columns (default: the cache)")
+    cache_dir: Path | None = Field(None, description="where a downloaded data set is cached "
+                                   "(default: ~/.cache/driftstream)")
+    order: str = Field("shuffled", pattern="^(time|shuffled)$",
+                       description="time (real drift) or shuffled (stationary)")
     seed: int = Field(42, description="seed for shuffling and drift")
-    scenario: str = Field("none", description="none, scale, outliers, country-mix, gradual")
-    onset: str = Field("0.5", description="row index or fraction where drift starts")
+    scenario: str = Field("none", description="none, scale, outliers, country-mix or gradual")
+    onset: str = Field("0.5", description="drift onset: row index (270954) or fraction (0.5)")
     ramp: int = Field(10_000, ge=1, description="rows over which gradual drift ramps in")
     rate: float = Field(0.0, ge=0, description="events/s; 0 = as fast as possible")
     limit: int = Field(0, ge=0, description="replay only the first N rows; 0 = all")
-    malformed: int = Field(0, ge=0, description="malformed messages to mix in (DLQ tests)")
+    malformed: int = Field(0, ge=0, description="malformed messages to mix in (they go to the DLQ)")

@@ -11,7 +11,6 @@ class Result(msgspec.Struct):
     statistic: float
     threshold: float
     drifted: bool
-    p_value: float | None = None
 
 
 class WindowInfo(msgspec.Struct):

@@ -59,9 +59,11 @@ class Transaction(msgspec.Struct, frozen=True):
         return is_cancellation(self.InvoiceNo)
 
 
+CANCELLATION_PREFIX = "C"  # the UCI convention: a cancelled invoice's number starts with C
+
+
 def is_cancellation(invoice: str) -> bool:
-    """The UCI convention: a cancelled invoice's number starts with C."""
-    return invoice[:1] == "C"
+    return invoice.startswith(CANCELLATION_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from kafka_broker import KafkaBroker
+from services import Detector
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DRIFTSTREAM_DATA", ROOT.parent / "shared" / "data" / "online_retail.parquet"))
@@ -46,6 +47,40 @@ def topics() -> dict[str, str]:
         "MODEL_UPDATES_TOPIC": f"models-{suffix}",
         "DETECTOR_APP_ID": f"detector-{suffix}",
     }
+
+
+@pytest.fixture
+def start_detector(tmp_path):
+    """Start `python -m detector` processes (``start(env, workdir=tmp_path)``); all are
+    stopped when the test ends."""
+    started: list[Detector] = []
+
+    def start(env: dict[str, str], workdir: Path | None = None) -> Detector:
+        detector = Detector(env, workdir or tmp_path)
+        started.append(detector)
+        return detector.start()
+
+    yield start
+    for detector in started:
+        detector.stop()
+
+
+@pytest.fixture
+def background(tmp_path):
+    """Start a command in the background (``background(args, env)``); killed when the test ends."""
+    started: list[subprocess.Popen] = []
+
+    def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=(tmp_path / f"background-{len(started)}.log").open("wb"))
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
 
 
 MODEL_HORIZON = "14"

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy.stats import binom, chisquare, ks_2samp
 
-from detector.checks.adwin import AdwinCheck, reference_ranks
-from detector.checks.categorical import CategoricalCheck
-from detector.checks.ks import KSCheck, ks_critical_value, ks_distance
-from detector.checks.out_of_range import OutOfRangeCheck
+from detector.drift.checks.adwin import AdwinCheck, reference_ranks
+from detector.drift.checks.categorical import CategoricalCheck
+from detector.drift.checks.ks import KSCheck, ks_critical_value, ks_distance
+from detector.drift.checks.out_of_range import OutOfRangeCheck
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -74,7 +74,7 @@ def test_categorical_flags_at_most_one_of_twenty_random_splits(data_path) -> Non
         observed = check.counts(second.tolist())
         one_sample += chisquare(observed, ref * observed.sum()).pvalue < 0.05
     assert ours <= 1
-    assert one_sample >= ours
+    assert one_sample >= 15  # the one-sample test flags identical sources in most splits (19 here)
 
 
 def test_categorical_bounds_are_exact_binomial_tails() -> None:
@@ -103,6 +103,8 @@ def test_adwin_is_quiet_on_a_stationary_stream_and_fires_after_a_shift() -> None
     check = AdwinCheck("x", reference, delta=1e-5)
     assert check.update(rng.lognormal(size=200_000)) == []
     hits = check.update(rng.lognormal(mean=0.8, size=2_000))
-    assert hits and hits[0] < 200
+    assert hits and hits[0][0] < 200 and hits[0][1].drifted
+    assert check.evaluate(None).drifted  # fired since the last verdict
+    assert not check.evaluate(None).drifted
     with pytest.raises(ValueError, match="delta"):
         AdwinCheck("x", reference, delta=0)

@@ -18,7 +18,7 @@ def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:
     env["DETECTOR_REPORTS_DIR"] = str(tmp_path / "reports")
     env["DETECTOR_MODELS_DIR"] = str(tmp_path / "models")  # empty: the demo trains one first
     result = subprocess.run(
-        [sys.executable, "-m", "detector.demo", "--data", str(data_path), "--limit", "30000",
+        [sys.executable, "-m", "demo", "--data", str(data_path), "--limit", "30000",
          "--reference-size", "3000", "--metrics-port", str(free_port()), "--no-live"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     output = " ".join(result.stdout.split())

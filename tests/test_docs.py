@@ -7,8 +7,9 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from detector.metrics import Metrics
-from detector.settings import DetectorSettings
+from detector.runtime.settings import DetectorSettings
 from producer.settings import ProducerSettings
+from schemas.settings import settings_of, shown_default
 from schemas.topics import KafkaSettings
 from trainer.settings import TrainerSettings
 
@@ -22,11 +23,23 @@ def test_first_lines_give_the_demo_and_test_commands() -> None:
     assert "make test" in ci
 
 
-def test_every_env_var_is_in_the_readme() -> None:
-    for cls in (KafkaSettings, DetectorSettings, ProducerSettings, TrainerSettings):
-        prefix = cls.model_config.get("env_prefix", "")
-        for name in cls.model_fields:
-            assert f"`{(prefix + name).upper()}`" in README, name
+def readme_settings() -> dict[str, tuple[str, str]]:
+    """The Configuration table: env var → (default, meaning)."""
+    table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| `")]
+    return {env.strip("| `"): (default.strip("`"), meaning.rstrip(" |")) for env, default, meaning in rows}
+
+
+def test_the_readme_table_is_the_settings() -> None:
+    """Every setting once, with its default and help: the same as the settings classes."""
+    table = readme_settings()
+    settings = [s for cls in (KafkaSettings, DetectorSettings, ProducerSettings, TrainerSettings)
+                for s in settings_of(cls)]
+    assert sorted(table) == sorted(s.env for s in settings)
+    for s in settings:
+        default, meaning = table[s.env]
+        assert meaning == s.field.description, s.env
+        assert default == (shown_default(s.field) or "—"), s.env
 
 
 def test_every_metric_is_in_the_readme() -> None:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from kafka_broker import wait_for
-from services import Detector, base_env, read_topic, replay
+from services import base_env, read_topic, replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ROWS = 541_909
@@ -31,26 +31,20 @@ def alarms(bootstrap: str, topic: str) -> list[dict]:
     return [e for e in events if e["kind"] == "alarm"]
 
 
-def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path, tmp_path, capsys) -> None:
+def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path, start_detector) -> None:
     env = base_env(kafka_bootstrap, topics)
-    detector = Detector(env, tmp_path).start()
-    try:
-        result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42")
-        assert result.returncode == 0, result.stderr
-        detector.wait_processed(ROWS)
-        metrics = detector.scrape()
-        assert metrics["clv_events_processed_total"] == ROWS
-        assert detector.total("clv_drift_detected_total") == 0
-        assert alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"]) == []
-        # Per partition: warm-up N, window W full, then one evaluation per pane of W / P.
-        sizes = partition_sizes(kafka_bootstrap, topics["TRANSACTIONS_TOPIC"])
-        n, w, pane = 20_000, 200, 50
-        assert metrics["clv_evaluations_total"] == sum((s - n - w) // pane + 1 for s in sizes)
-        with capsys.disabled():
-            print(f"\n[detection] clean shuffled replay: {ROWS} events, 0 alarms, "
-                  f"{metrics['clv_evaluations_total']:.0f} evaluations")
-    finally:
-        detector.stop()
+    detector = start_detector(env)
+    result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42")
+    assert result.returncode == 0, result.stderr
+    detector.wait_processed(ROWS)
+    metrics = detector.scrape()
+    assert metrics["clv_events_processed_total"] == ROWS
+    assert detector.total("clv_drift_detected_total") == 0
+    assert alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"]) == []
+    # Per partition: warm-up N, window W full, then one evaluation per pane of W / P.
+    sizes = partition_sizes(kafka_bootstrap, topics["TRANSACTIONS_TOPIC"])
+    n, w, pane = 20_000, 200, 50
+    assert metrics["clv_evaluations_total"] == sum((s - n - w) // pane + 1 for s in sizes)
 
 
 @pytest.mark.parametrize(("scenario", "features", "bound"), [
@@ -58,36 +52,27 @@ def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path,
     ("outliers", NUMERIC, 500),
     ("country-mix", {"country"}, 1_000),
 ])
-def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, tmp_path, capsys,
+def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, start_detector,
                                           scenario: str, features: set, bound: int) -> None:
     env = base_env(kafka_bootstrap, topics)
-    detector = Detector(env, tmp_path).start()
-    try:
-        result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42",
-                        "--scenario", scenario, "--onset", "0.5")
-        assert result.returncode == 0, result.stderr
+    detector = start_detector(env)
+    result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42",
+                    "--scenario", scenario, "--onset", "0.5")
+    assert result.returncode == 0, result.stderr
 
-        def fired() -> list[dict]:
-            if not any(detector.value(f'clv_drift_detected_total{{feature="{f}",kind="data",'
-                                      f'test="{t}"}}') for f in features
-                       for t in ("ks", "out_of_range", "adwin", "categorical")):
-                return []
-            return [a for a in alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
-                    if a["results"][0]["feature"] in features]
+    def fired() -> list[dict]:
+        if not any(detector.value(f'clv_drift_detected_total{{feature="{f}",kind="data",'
+                                  f'test="{t}"}}') for f in features
+                   for t in ("ks", "out_of_range", "adwin", "categorical")):
+            return []
+        return [a for a in alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
+                if a["results"][0]["feature"] in features]
 
-        found = wait_for(fired, 600, f"an alarm on {sorted(features)}", interval=1)
-        before_onset = [a for a in found if a["trigger"]["seq"] < a["trigger"]["onset"]]
-        assert before_onset == []
-        first = min(found, key=lambda a: a["trigger"]["events_since_onset"])
-        delay = first["trigger"]["events_since_onset"]
-        with capsys.disabled():
-            print(f"\n[detection] {scenario}: first alarm {delay} events after onset "
-                  f"({first['results'][0]['feature']}, {first['results'][0]['test']}, "
-                  f"statistic {first['results'][0]['statistic']:.4f} vs "
-                  f"{first['results'][0]['threshold']:.4f}, partition {first['partition']})")
-        assert delay <= bound
-        report = (detector.reports / "latest_drift_report.json").read_bytes()
-        assert orjson.loads(report)["alarm"]["kind"] == "alarm"
-        assert detector.alive
-    finally:
-        detector.stop()
+    found = wait_for(fired, 600, f"an alarm on {sorted(features)}", interval=1)
+    before_onset = [a for a in found if a["trigger"]["seq"] < a["trigger"]["onset"]]
+    assert before_onset == []
+    first = min(found, key=lambda a: a["trigger"]["events_since_onset"])
+    assert first["trigger"]["events_since_onset"] <= bound
+    report = (detector.reports / "latest_drift_report.json").read_bytes()
+    assert orjson.loads(report)["alarm"]["kind"] == "alarm"
+    assert detector.alive

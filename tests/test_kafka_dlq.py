@@ -7,7 +7,7 @@ from collections import Counter
 import orjson
 import pytest
 from confluent_kafka import Producer
-from services import Detector, base_env, read_topic, replay
+from services import base_env, read_topic, replay
 
 from producer import data
 from producer.replay import MALFORMED, encode_rows
@@ -22,32 +22,29 @@ from schemas.topics import (
 pytestmark = pytest.mark.kafka
 
 
-def test_malformed_messages_land_in_the_dlq(kafka_bootstrap, topics, data_path, tmp_path) -> None:
+def test_malformed_messages_land_in_the_dlq(kafka_bootstrap, topics, data_path, start_detector) -> None:
     env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000")
-    detector = Detector(env, tmp_path).start()
-    try:
-        result = replay(env, "--data", str(data_path), "--limit", "30000", "--malformed", "1000")
-        assert result.returncode == 0, result.stderr
-        assert "31000 delivered, 0 failed" in " ".join(result.stderr.split())
-        detector.wait_processed(30_000)
-        dlq = read_topic(kafka_bootstrap, topics["DLQ_TOPIC"])
-        assert len(dlq) == 1_000
-        # The producer cycles through the kinds of breakage: k-th bad message has kind k mod 7.
-        expected = Counter(MALFORMED[k % len(MALFORMED)][0] for k in range(1_000))
-        assert Counter(dict(m.headers())[HEADER_ERROR_REASON].decode() for m in dlq) == expected
-        source = {(m.partition(), m.offset()): m.value()
-                  for m in read_topic(kafka_bootstrap, topics["TRANSACTIONS_TOPIC"])}
-        for m in dlq:  # the original bytes, pointing back at where they came from
-            headers = dict(m.headers())
-            where = (int(headers[HEADER_SOURCE_PARTITION]), int(headers[HEADER_SOURCE_OFFSET]))
-            assert source[where] == m.value()
-        metrics = detector.scrape()
-        assert metrics["clv_events_processed_total"] == 30_000
-        for reason, count in expected.items():
-            assert metrics[f'clv_events_invalid_total{{reason="{reason}"}}'] == count
-        assert detector.alive
-    finally:
-        detector.stop()
+    detector = start_detector(env)
+    result = replay(env, "--data", str(data_path), "--limit", "30000", "--malformed", "1000")
+    assert result.returncode == 0, result.stderr
+    assert "31000 delivered, 0 failed" in " ".join(result.stderr.split())
+    detector.wait_processed(30_000)
+    dlq = read_topic(kafka_bootstrap, topics["DLQ_TOPIC"])
+    assert len(dlq) == 1_000
+    # The producer cycles through the kinds of breakage: k-th bad message has kind k mod 7.
+    expected = Counter(MALFORMED[k % len(MALFORMED)][0] for k in range(1_000))
+    assert Counter(dict(m.headers())[HEADER_ERROR_REASON].decode() for m in dlq) == expected
+    source = {(m.partition(), m.offset()): m.value()
+              for m in read_topic(kafka_bootstrap, topics["TRANSACTIONS_TOPIC"])}
+    for m in dlq:  # the original bytes, pointing back at where they came from
+        headers = dict(m.headers())
+        where = (int(headers[HEADER_SOURCE_PARTITION]), int(headers[HEADER_SOURCE_OFFSET]))
+        assert source[where] == m.value()
+    metrics = detector.scrape()
+    assert metrics["clv_events_processed_total"] == 30_000
+    for reason, count in expected.items():
+        assert metrics[f'clv_events_invalid_total{{reason="{reason}"}}'] == count
+    assert detector.alive
 
 
 GOOD = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "WHITE HEART", "Quantity": 6,
@@ -71,7 +68,8 @@ HOSTILE = {
 }
 
 
-def test_hostile_messages_cannot_stop_the_stream(kafka_bootstrap, topics, data_path, tmp_path) -> None:
+def test_hostile_messages_cannot_stop_the_stream(kafka_bootstrap, topics, data_path,
+                                                 start_detector) -> None:
     """Every kind of hostile message in the DLQ with its reason; the good ones behind it processed."""
     env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000")
     ensure_topics(KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap,
@@ -88,16 +86,13 @@ def test_hostile_messages_cannot_stop_the_stream(kafka_bootstrap, topics, data_p
             producer.produce(topics["TRANSACTIONS_TOPIC"], key=key, value=HOSTILE[kind][0])
             sent_bad[HOSTILE[kind][1]] += 1
     assert producer.flush(60) == 0
-    detector = Detector(env, tmp_path).start()
-    try:
-        detector.wait_processed(len(rows))
-        bad = sum(sent_bad.values())
-        assert bad == per_kind * len(HOSTILE)
-        dlq = read_topic(kafka_bootstrap, topics["DLQ_TOPIC"])
-        assert Counter(dict(m.headers())[HEADER_ERROR_REASON].decode() for m in dlq) == sent_bad
-        metrics = detector.scrape()
-        assert metrics["clv_events_processed_total"] + len(dlq) == len(rows) + bad  # produced
-        assert metrics["clv_events_processed_total"] == len(rows)
-        assert detector.alive
-    finally:
-        detector.stop()
+    detector = start_detector(env)
+    detector.wait_processed(len(rows))
+    bad = sum(sent_bad.values())
+    assert bad == per_kind * len(HOSTILE)
+    dlq = read_topic(kafka_bootstrap, topics["DLQ_TOPIC"])
+    assert Counter(dict(m.headers())[HEADER_ERROR_REASON].decode() for m in dlq) == sent_bad
+    metrics = detector.scrape()
+    assert metrics["clv_events_processed_total"] + len(dlq) == len(rows) + bad  # produced
+    assert metrics["clv_events_processed_total"] == len(rows)
+    assert detector.alive

@@ -2,7 +2,7 @@
 
 A model is trained (the trainer's CLI) on the months before a cutoff with H = 14 days; the
 year is replayed in time order, so the detector predicts at weekly event-time cutoffs and
-scores each prediction 14 event-time days later. Counts are exact: the offline ModelMonitor
+scores each prediction 14 event-time days later. Counts are exact: the offline ModelTracker
 on the same rows, split by partition as librdkafka splits them, says how many predictions
 are made and scored.
 """
@@ -18,13 +18,13 @@ import orjson
 import pytest
 from conftest import train
 from kafka_broker import wait_for
-from services import ROOT, Detector, base_env, read_topic, replay
+from services import ROOT, base_env, read_topic, replay
 
-from detector import features
-from detector.model import load_latest
-from detector.model_monitor import ModelConfig, ModelMonitor
+from detector.model.loader import load_latest
+from detector.model.tracker import ModelConfig, ModelTracker
 from producer import data
 from producer.replay import partitions_of
+from schemas import features
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def expected_counts(data_path: Path, models: Path, limit: int) -> tuple[int, int]:
@@ -32,7 +32,7 @@ def expected_counts(data_path: Path, models: Path, limit: int) -> tuple[int, int
     frame = data.load_online_retail(data_path).sort_values("InvoiceDate", kind="stable")
     frame = frame.iloc[:limit].reset_index(drop=True)
     parts = partitions_of(frame, 3)
-    monitor = ModelMonitor(ModelConfig(), load_latest(models))
+    monitor = ModelTracker(ModelConfig(), load_latest(models))
     events = features.customer_events(frame)
     for p in range(3):
         idx = (parts == p).nonzero()[0]
@@ -51,119 +51,80 @@ ONSET = 245_903  # the first row of July 2011
 
 @pytest.mark.parametrize("scenario", ["none", "outliers"])
 def test_model_errors_are_scored_and_outliers_raise_a_model_alarm(
-        kafka_bootstrap, topics, data_path, june_model, tmp_path, capsys, scenario) -> None:
+        kafka_bootstrap, topics, data_path, june_model, start_detector, scenario) -> None:
     env = base_env(kafka_bootstrap, topics, DETECTOR_MODELS_DIR=str(june_model))
-    detector = Detector(env, tmp_path).start()
-    try:
-        result = replay(env, "--data", str(data_path), "--order", "time", "--limit", str(LIMIT),
-                        "--scenario", scenario, "--onset", str(ONSET))
-        assert result.returncode == 0, result.stderr
-        detector.wait_processed(LIMIT)
-        predictions, scored = expected_counts(data_path, june_model, LIMIT)
-        metrics = detector.scrape()
-        assert metrics["clv_model_predictions_total"] == predictions > 0
-        assert metrics["clv_model_scored_total"] == scored > 0
-        figures = {m: metrics[f'clv_model_performance{{metric="{m}"}}']
-                   for m in ("mae", "rmse", "naive_mae", "holdout_mae", "baseline_mae")}
-        assert all(math.isfinite(v) for v in figures.values())
-        events = model_events(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
-        range_alarms = [e for e in events if e["kind"] == "alarm"
-                        and e["results"][0]["test"] == "out_of_range"]
-        summary = {k: round(v, 1) for k, v in figures.items()}
-        alarms = sorted((e["results"][0]["feature"], e["results"][0]["test"], e["partition"],
-                         e["trigger"]["seq"]) for e in events if e["kind"] == "alarm")
-        with capsys.disabled():
-            print(f"\n[model] {scenario}: {predictions} predictions, {scored} scored, {summary}; "
-                  f"model alarms (check, partition, row): {alarms}")
-        if scenario == "none":
-            assert range_alarms == []
-        else:
-            assert [e for e in range_alarms if e["trigger"]["seq"] < ONSET] == []
-            first = min(range_alarms, key=lambda e: e["trigger"]["events_since_onset"])
-            with capsys.disabled():
-                print(f"[model] outliers: first error-range alarm {first['trigger']['events_since_onset']}"
-                      f" events after onset (share {first['results'][0]['statistic']:.3f} > "
-                      f"{first['results'][0]['threshold']:.3f}, partition {first['partition']})")
-            assert metrics['clv_drift_detected_total{feature="error",kind="model",test="out_of_range"}'] \
-                == len(range_alarms) > 0
-    finally:
-        detector.stop()
+    detector = start_detector(env)
+    result = replay(env, "--data", str(data_path), "--order", "time", "--limit", str(LIMIT),
+                    "--scenario", scenario, "--onset", str(ONSET))
+    assert result.returncode == 0, result.stderr
+    detector.wait_processed(LIMIT)
+    predictions, scored = expected_counts(data_path, june_model, LIMIT)
+    metrics = detector.scrape()
+    assert metrics["clv_model_predictions_total"] == predictions > 0
+    assert metrics["clv_model_scored_total"] == scored > 0
+    figures = [metrics[f'clv_model_performance{{metric="{m}"}}']
+               for m in ("mae", "rmse", "naive_mae", "holdout_mae", "baseline_mae")]
+    assert all(math.isfinite(v) for v in figures)
+    events = model_events(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
+    range_alarms = [e for e in events if e["kind"] == "alarm" and e["results"][0]["test"] == "out_of_range"]
+    if scenario == "none":
+        assert range_alarms == []
+    else:
+        assert [e for e in range_alarms if e["trigger"]["seq"] < ONSET] == []
+        assert metrics['clv_drift_detected_total{feature="error",kind="model",test="out_of_range"}'] \
+            == len(range_alarms) > 0
 
 
 def test_a_retrained_model_is_picked_up_without_restart(kafka_bootstrap, topics, data_path,
-                                                        june_model, tmp_path, capsys) -> None:
+                                                        june_model, tmp_path, start_detector) -> None:
     models = tmp_path / "models"
     models.mkdir()
     first = (june_model / "latest").read_text().strip()
     (models / first).symlink_to(june_model / first)
     (models / "latest").write_text(first + "\n")
     env = base_env(kafka_bootstrap, topics, DETECTOR_MODELS_DIR=str(models))
-    detector = Detector(env, tmp_path).start()
+    detector = start_detector(env)
     drifted = ("--data", str(data_path), "--order", "shuffled", "--limit", "150000",
                "--scenario", "outliers", "--onset", "0")
-    try:
-        assert replay(env, *drifted).returncode == 0
-        detector.wait_processed(150_000)
-        assert detector.value(f'clv_model_version_info{{version="{first}"}}') == 1
-        data_alarms = detector.total('clv_drift_detected_total{feature="quantity",kind="data"')
-        assert data_alarms > 0  # outliers against the clean model's profile
-        second = train(env, models, "--from-topic", "true")  # on the drifted stream, announced
-        assert second > first
-        wait_for(lambda: detector.value(f'clv_model_version_info{{version="{second}"}}') == 1, 120,
-                 f"the worker to use {second}", interval=0.5)
-        assert detector.value(f'clv_model_version_info{{version="{first}"}}') == 0
-        assert detector.value(f'clv_reference_info{{source="{second}"}}') == 1
-        assert replay(env, *drifted).returncode == 0  # a stream like the new training data
-        detector.wait_processed(300_000)
-        assert detector.alive  # swapped, not restarted
-        events = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])]
-        data_events = [e for e in events if e["detector"] == "data"]
-        after = [e for e in data_events if e["model_version"] == second]
-        before = [e for e in data_events if e["model_version"] == first]
-        with capsys.disabled():
-            print(f"\n[model] swap: {sum(e['kind'] == 'alarm' for e in before)} data alarms with {first}, "
-                  f"{sum(e['kind'] == 'alarm' for e in after)} with {second} over "
-                  f"{sum(e['kind'] == 'evaluation' for e in after)} evaluations")
-        assert after and [e for e in after if e["kind"] == "alarm"] == []
-    finally:
-        detector.stop()
+    assert replay(env, *drifted).returncode == 0
+    detector.wait_processed(150_000)
+    assert detector.value(f'clv_model_version_info{{version="{first}"}}') == 1
+    data_alarms = detector.total('clv_drift_detected_total{feature="quantity",kind="data"')
+    assert data_alarms > 0  # outliers against the clean model's profile
+    second = train(env, models, "--from-topic", "true")  # on the drifted stream, announced
+    assert second > first
+    wait_for(lambda: detector.value(f'clv_model_version_info{{version="{second}"}}') == 1, 120,
+             f"the worker to use {second}", interval=0.5)
+    assert detector.value(f'clv_model_version_info{{version="{first}"}}') == 0
+    assert detector.value(f'clv_reference_info{{source="{second}"}}') == 1
+    assert replay(env, *drifted).returncode == 0  # a stream like the new training data
+    detector.wait_processed(300_000)
+    assert detector.alive  # swapped, not restarted
+    events = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])]
+    after = [e for e in events if e["detector"] == "data" and e["model_version"] == second]
+    assert after and [e for e in after if e["kind"] == "alarm"] == []
 
 
 def test_sigkilled_worker_restores_its_state(kafka_bootstrap, topics, data_path, june_model, tmp_path,
-                                             capsys) -> None:
+                                             start_detector, background) -> None:
     limit = 250_000
     env = base_env(kafka_bootstrap, topics, DETECTOR_MODELS_DIR=str(june_model),
                    DETECTOR_SESSION_TIMEOUT="10", DETECTOR_CHECKPOINT_SECONDS="2")
-    detector = Detector(env, tmp_path).start()
-    producer = subprocess.Popen([sys.executable, "-m", "producer", "replay", "--no-progress",
-                                 "--data", str(data_path), "--order", "time", "--limit", str(limit),
-                                 "--rate", "8000"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for(lambda: detector.value("clv_model_pending_predictions") > 0
-                 and detector.value("clv_events_processed_total") > 120_000, 300,
-                 "pending predictions mid-replay", interval=0.2)
-        before = detector.scrape()
-        detector.kill()
-        restarted = Detector(env, tmp_path).start()
-        try:
-            assert producer.wait(300) == 0, producer.stderr.read()
-            restarted.wait_processed(limit)
-            predictions, scored = expected_counts(data_path, june_model, limit)
-            after = restarted.scrape()
-            with capsys.disabled():
-                print(f"\n[model] SIGKILL at {before['clv_events_processed_total']:.0f} events with "
-                      f"{before['clv_model_pending_predictions']:.0f} pending predictions; after restart "
-                      f"{after['clv_events_processed_total']:.0f} processed of {limit} produced, "
-                      f"{after['clv_model_scored_total']:.0f} scored (expected {scored})")
-            assert after["clv_events_processed_total"] == limit  # each event counted once
-            assert after["clv_model_predictions_total"] == predictions
-            assert after["clv_model_scored_total"] == scored
-        finally:
-            restarted.stop()
-    finally:
-        producer.kill()
-        detector.stop()
+    detector = start_detector(env)
+    producer = background([sys.executable, "-m", "producer", "replay", "--no-progress", "--data",
+                           str(data_path), "--order", "time", "--limit", str(limit), "--rate", "8000"], env)
+    wait_for(lambda: detector.value("clv_model_pending_predictions") > 0
+             and detector.value("clv_events_processed_total") > 120_000, 300,
+             "pending predictions mid-replay", interval=0.2)
+    detector.kill()
+    restarted = start_detector(env)
+    assert producer.wait(300) == 0
+    restarted.wait_processed(limit)
+    predictions, scored = expected_counts(data_path, june_model, limit)
+    after = restarted.scrape()
+    assert after["clv_events_processed_total"] == limit  # each event counted once
+    assert after["clv_model_predictions_total"] == predictions
+    assert after["clv_model_scored_total"] == scored
 
 
 def test_a_broken_model_directory_is_a_clear_error(kafka_bootstrap, topics, tmp_path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.monitor import DriftMonitor, MonitorConfig
+from detector.drift.monitor import DriftMonitor, MonitorConfig
 
 
 def stream(rng: np.random.Generator, n: int, shift: float = 0.0, uk: float = 0.9) -> dict:
@@ -100,6 +100,7 @@ def test_config_errors_name_the_parameter(kwargs: dict, message: str) -> None:
 
 
 def test_alpha_splits_the_budget_over_tests_and_evaluations() -> None:
-    config = MonitorConfig(window_size=200, panes=4, false_alarms_per_million=0.1)
-    evaluations_per_million = 1e6 / 50
-    assert config.alpha * evaluations_per_million * config.window_tests == pytest.approx(0.1)
+    # 0.1 false alarms per 1M events, 9 window tests, one evaluation per 50-event pane:
+    # 0.1 / (20,000 evaluations × 9 tests) = 5.56e-7 per test.
+    assert MonitorConfig().alpha == pytest.approx(5.5556e-7, rel=1e-4)
+    assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(1.1111e-6, rel=1e-4)

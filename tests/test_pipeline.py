@@ -6,9 +6,10 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
 
+from detector.drift.monitor import MonitorConfig
 from detector.metrics import Metrics
-from detector.monitor import MonitorConfig
-from detector.pipeline import Message, Pipeline
+from detector.pipeline.messages import Message
+from detector.pipeline.pipeline import Pipeline
 from producer import data
 from producer.replay import MALFORMED, encode_rows
 
@@ -29,10 +30,10 @@ def test_invalid_messages_become_dead_letters_and_counts(data_path, tmp_path) ->
         messages.append(Message(key, value, [], "tx", i % 2, len(messages)))
     out = pipeline.process(messages)
     assert len(out.dead_letters) == bad == 30
-    for (key, value, headers), original in zip(out.dead_letters, [m for m in messages if m.headers],
-                                               strict=True):
-        meta = dict(headers)
-        assert (key, value) == (original.key, original.value)  # original bytes kept
+    for letter, original in zip(out.dead_letters, [m for m in messages if m.headers], strict=True):
+        meta = dict(letter.headers)
+        assert (letter.key, letter.value) == (original.key, original.value)  # original bytes kept
+        assert letter.reason == original.headers[0][1].decode()
         assert meta["error-reason"] == original.headers[0][1]
         assert meta["source-topic"] == b"tx"
         assert int(meta["source-offset"]) == original.offset
@@ -42,10 +43,11 @@ def test_invalid_messages_become_dead_letters_and_counts(data_path, tmp_path) ->
         assert registry.get_sample_value("clv_events_invalid_total", {"reason": reason}) == expected
     # Two partitions of 1,500: each warmed up (1,000), each window (100) full.
     assert registry.get_sample_value("clv_window_fill_ratio", {"window": "current"}) == 1.0
-    assert registry.get_sample_value("clv_evaluations_total") > 0
-    events = [orjson.loads(v) for k, v in out.drift_events]
-    assert {e["kind"] for e in events} <= {"evaluation", "alarm"}
-    assert all(e["partition"] in (0, 1) for e in events)
+    # Per partition: 1,500 events, warm-up 1,000, window 100 full, then a pane every 25.
+    evaluations = [orjson.loads(v) for k, v in out.drift_events if orjson.loads(v)["kind"] == "evaluation"]
+    assert len(evaluations) == 2 * ((1_500 - 1_000 - 100) // 25 + 1) == 34
+    assert registry.get_sample_value("clv_evaluations_total") == 34
+    assert sorted(e["partition"] for e in evaluations) == [0] * 17 + [1] * 17
 
 
 def test_alarm_writes_the_report(tmp_path) -> None:

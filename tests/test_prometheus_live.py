@@ -12,7 +12,7 @@ import pytest
 import requests
 import yaml
 from kafka_broker import free_port, wait_for
-from services import Detector, base_env, replay
+from services import base_env, replay
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,14 +22,16 @@ DRIFT_ALERTS = {"DataDriftDetected", "ModelDriftDetected"}
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, detector_port: int) -> None:
+    def __init__(self, workdir: Path, detector_ports: list[int]) -> None:
         if shutil.which("prometheus") is None:
             pytest.fail("prometheus is missing: `make test` installs Debian's prometheus package")
         self.port = free_port()
         config = yaml.safe_load((PROM / "prometheus.yml").read_text())
         config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
         config["rule_files"] = [str(p) for p in sorted((PROM / "rules").glob("*.yml"))]
-        config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{detector_port}"]}]
+        config["scrape_configs"][0].pop("dns_sd_configs", None)
+        config["scrape_configs"][0]["static_configs"] = [
+            {"targets": [f"127.0.0.1:{port}" for port in detector_ports]}]
         path = workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
         self.log = workdir / "prometheus.log"
@@ -84,65 +86,59 @@ def rule_queries() -> dict[str, str]:
     return rules
 
 
-def run_stack(kafka_bootstrap: str, topics: dict, data_path: Path, tmp_path: Path, *args: str,
-              rows: int = ROWS, **env_extra: str):
-    env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000", **env_extra)
-    detector = Detector(env, tmp_path).start()
-    prometheus = Prometheus(tmp_path, detector.port)
-    result = replay(env, "--data", str(data_path), "--limit", str(rows), "--malformed", "300", *args)
-    assert result.returncode == 0, result.stderr
-    wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {rows}"), 300,
-             "Prometheus to scrape every processed event", interval=1)
-    return detector, prometheus
+@pytest.fixture
+def stack(kafka_bootstrap, topics, data_path, tmp_path, start_detector):
+    """``stack(*replay_args, rows=, **env)``: a detector, a Prometheus scraping it, a replay
+    it has fully scraped. Stopped when the test ends."""
+    started: list[Prometheus] = []
 
+    def run(*args: str, rows: int = ROWS, **env_extra: str) -> tuple:
+        env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000", **env_extra)
+        detector = start_detector(env)
+        prometheus = Prometheus(tmp_path, [detector.port])
+        started.append(prometheus)
+        result = replay(env, "--data", str(data_path), "--limit", str(rows), "--malformed", "300", *args)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {rows}"), 300,
+                 "Prometheus to scrape every processed event", interval=1)
+        return detector, prometheus
 
-def test_every_panel_and_alert_query_returns_data_and_drift_alerts_fire(
-        kafka_bootstrap, topics, data_path, tmp_path) -> None:
-    detector, prometheus = run_stack(kafka_bootstrap, topics, data_path, tmp_path,
-                                     "--scenario", "scale", "--onset", "0.5")
-    try:
-        firing = wait_for(lambda: prometheus.query('ALERTS{alertname="DataDriftDetected"}'), 60,
-                          "DataDriftDetected in ALERTS", interval=1)
-        assert {a["metric"]["feature"] for a in firing} & {"quantity", "unit_price", "line_total"}
-        empty = [e for e in panel_queries() if not prometheus.query(e)]
-        assert empty == [], f"panel queries without data: {empty}"
-        empty = [name for name, e in rule_queries().items() if not prometheus.query(e)]
-        assert empty == [], f"alert expressions without data: {empty}"
-    finally:
+    yield run
+    for prometheus in started:
         prometheus.stop()
-        detector.stop()
 
 
-def test_no_drift_alert_on_a_clean_shuffled_replay(kafka_bootstrap, topics, data_path, tmp_path) -> None:
-    detector, prometheus = run_stack(kafka_bootstrap, topics, data_path, tmp_path)
-    try:
-        wait_for(prometheus.evaluated(3), 60, "three rule evaluations on complete data", interval=0.5)
-        alerts = {a["metric"]["alertname"] for a in prometheus.query("ALERTS")}
-        assert not alerts & DRIFT_ALERTS
-        assert detector.total("clv_drift_detected_total") == 0
-    finally:
-        prometheus.stop()
-        detector.stop()
+def test_every_panel_and_alert_query_returns_data_and_drift_alerts_fire(stack) -> None:
+    _, prometheus = stack("--scenario", "scale", "--onset", "0.5")
+    firing = wait_for(lambda: prometheus.query('ALERTS{alertname="DataDriftDetected"}'), 60,
+                      "DataDriftDetected in ALERTS", interval=1)
+    assert {a["metric"]["feature"] for a in firing} & {"quantity", "unit_price", "line_total"}
+    empty = [e for e in panel_queries() if not prometheus.query(e)]
+    assert empty == [], f"panel queries without data: {empty}"
+    empty = [name for name, e in rule_queries().items() if not prometheus.query(e)]
+    assert empty == [], f"alert expressions without data: {empty}"
 
 
-def test_model_panels_show_scored_figures_and_the_model_alert_fires(
-        kafka_bootstrap, topics, data_path, june_model, tmp_path) -> None:
+def test_no_drift_alert_on_a_clean_shuffled_replay(stack) -> None:
+    detector, prometheus = stack()
+    wait_for(prometheus.evaluated(3), 60, "three rule evaluations on complete data", interval=0.5)
+    alerts = {a["metric"]["alertname"] for a in prometheus.query("ALERTS")}
+    assert not alerts & DRIFT_ALERTS
+    assert detector.total("clv_drift_detected_total") == 0
+
+
+def test_model_panels_show_scored_figures_and_the_model_alert_fires(stack, june_model) -> None:
     """With a model and a time-ordered replay (outliers from July 2011): real model figures."""
-    detector, prometheus = run_stack(kafka_bootstrap, topics, data_path, tmp_path, "--order", "time",
-                                     "--scenario", "outliers", "--onset", "245903", rows=270_000,
-                                     DETECTOR_MODELS_DIR=str(june_model))
-    try:
-        firing = wait_for(lambda: prometheus.query('ALERTS{alertname="ModelDriftDetected"}'), 60,
-                          "ModelDriftDetected in ALERTS", interval=1)
-        assert {a["metric"]["feature"] for a in firing} & {"error", "prediction"}
-        version = (june_model / "latest").read_text().strip()
-        model_panels = [e for e in panel_queries() if "clv_model" in e]
-        assert len(model_panels) >= 6
-        empty = [e for e in model_panels if not [r for r in prometheus.query(e)
-                                                 if r["value"][1] not in ("NaN", "0")]]
-        assert empty == [], f"model panels without figures: {empty}"
-        shown = prometheus.query("clv_model_version_info == 1")
-        assert [r["metric"]["version"] for r in shown] == [version]
-    finally:
-        prometheus.stop()
-        detector.stop()
+    _, prometheus = stack("--order", "time", "--scenario", "outliers", "--onset", "245903", rows=270_000,
+                          DETECTOR_MODELS_DIR=str(june_model))
+    firing = wait_for(lambda: prometheus.query('ALERTS{alertname="ModelDriftDetected"}'), 60,
+                      "ModelDriftDetected in ALERTS", interval=1)
+    assert {a["metric"]["feature"] for a in firing} & {"error", "prediction"}
+    version = (june_model / "latest").read_text().strip()
+    model_panels = [e for e in panel_queries() if "clv_model" in e]
+    assert len(model_panels) >= 6
+    empty = [e for e in model_panels if not [r for r in prometheus.query(e)
+                                             if r["value"][1] not in ("NaN", "0")]]
+    assert empty == [], f"model panels without figures: {empty}"
+    shown = prometheus.query("clv_model_version_info == 1")
+    assert [r["metric"]["version"] for r in shown] == [version]

@@ -90,7 +90,7 @@ def test_json_schema_accepts_what_the_decoder_accepts() -> None:
 def test_drift_event_matches_its_schema() -> None:
     event = drift_event.DriftEvent(
         kind="alarm", detector="data",
-        results=[drift_event.Result("quantity", "ks", 0.31, 0.19, True, None)],
+        results=[drift_event.Result("quantity", "ks", 0.31, 0.19, True)],
         window=drift_event.WindowInfo(200, 4, 12345, "2011-01-01T00:00:00", "2011-01-02T00:00:00"),
         drift_share=1 / 6, drifted_columns=1, emitted_at="2026-11-27T00:00:00+00:00",
         partition=0, trigger={"seq": 5, "onset": 1})

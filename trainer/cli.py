@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from producer import data
-from schemas.settings_flags import flags_from, split_overrides
+from schemas.settings import build, flags_from
 from schemas.topics import KafkaSettings
 from trainer import artifacts
 from trainer.features import TrainingDataError
@@ -44,9 +44,8 @@ def publish(kafka: KafkaSettings, metadata: dict, path: str) -> None:
 @flags_from(TrainerSettings, KafkaSettings)
 def run(**overrides: str | None) -> None:
     """Train on a file (or a time range of it), save a new model version, announce it."""
-    trainer_kw, kafka_kw = split_overrides(overrides, TrainerSettings, KafkaSettings)
     try:
-        settings, kafka = TrainerSettings(**trainer_kw), KafkaSettings(**kafka_kw)
+        settings, kafka = build(TrainerSettings, overrides), build(KafkaSettings, overrides)
         if settings.from_topic:
             from trainer.topic_source import read_transactions
 

@@ -1,12 +1,16 @@
-"""Customer features at a cutoff, and the CLV target: spend over the next H days."""
+"""Customer features at a cutoff, and the CLV target: spend over the next H days.
+
+The features themselves are defined once, in ``schemas.features.clv_features``: here they
+are aggregated with pandas over the rows before a cutoff, as the detector aggregates them
+over a stream.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "basket_size",
-            "returns_share", "lines", "spend_last_horizon")
+from schemas.features import cancellations, clv_features, epoch_seconds_of
 
 
 class TrainingDataError(ValueError):
@@ -18,7 +22,7 @@ def line_totals(frame: pd.DataFrame) -> pd.DataFrame:
                                                    "Quantity", "UnitPrice"]].copy()
     rows["CustomerID"] = rows["CustomerID"].astype(np.int64)
     rows["total"] = rows["Quantity"] * rows["UnitPrice"]
-    rows["cancelled"] = rows["InvoiceNo"].astype(str).str.startswith("C")
+    rows["cancelled"] = cancellations(rows["InvoiceNo"])
     return rows
 
 
@@ -29,37 +33,15 @@ def customer_features(rows: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: in
         raise TrainingDataError(f"no customer purchases before {cutoff:%Y-%m-%d}")
     grouped = past.groupby("CustomerID")
     recent = past[past["InvoiceDate"] >= cutoff - pd.Timedelta(days=horizon_days)]
-    cutoff_s = cutoff.timestamp()
-    seconds = grouped["InvoiceDate"]
-    return from_aggregates(
-        cutoff_s,
-        first=(seconds.min() - pd.Timestamp(0)).dt.total_seconds(),
-        last=(seconds.max() - pd.Timestamp(0)).dt.total_seconds(),
+    times = grouped["InvoiceDate"]
+    customers = grouped.size().index
+    return clv_features(
+        cutoff.timestamp(),
+        first=pd.Series(epoch_seconds_of(times.min()), index=customers),
+        last=pd.Series(epoch_seconds_of(times.max()), index=customers),
         invoices=grouped["InvoiceNo"].nunique(), monetary=grouped["total"].sum(),
         lines=grouped.size(), cancelled=grouped["cancelled"].sum(),
-        recent_spend=recent.groupby("CustomerID")["total"].sum().reindex(grouped.size().index,
-                                                                          fill_value=0.0))
-
-
-def from_aggregates(cutoff: float, first, last, invoices, monetary, lines, cancelled, recent_spend
-                    ) -> pd.DataFrame:
-    """The features from per-customer running aggregates (times in epoch seconds).
-
-    The one definition of the features: the trainer aggregates with pandas, the detector
-    keeps the same aggregates per customer as events stream in.
-    """
-    day = 86400.0
-    out = pd.DataFrame({
-        "recency_days": (cutoff - np.asarray(last, np.float64)) / day,
-        "frequency": np.asarray(invoices, np.float64),
-        "monetary": np.asarray(monetary, np.float64),
-        "tenure_days": (cutoff - np.asarray(first, np.float64)) / day,
-        "returns_share": np.asarray(cancelled, np.float64) / np.asarray(lines, np.float64),
-        "lines": np.asarray(lines, np.float64),
-        "spend_last_horizon": np.asarray(recent_spend, np.float64),
-    }, index=lines.index if isinstance(lines, pd.Series) else None)
-    out["basket_size"] = out["monetary"] / out["frequency"]
-    return out[list(FEATURES)]
+        recent_spend=recent.groupby("CustomerID")["total"].sum().reindex(customers, fill_value=0.0))
 
 
 def target(rows: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: int) -> pd.Series:

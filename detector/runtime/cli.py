@@ -9,20 +9,17 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from detector.settings import DetectorSettings
-from schemas.settings_flags import flags_from, split_overrides
+from detector.runtime.settings import DetectorSettings
+from schemas.settings import build, flags_from
 from schemas.topics import KafkaSettings
 
 console = Console(stderr=True, soft_wrap=True)
 
 
 def load_settings(overrides: dict) -> tuple[DetectorSettings, KafkaSettings]:
-    detector_kw, kafka_kw = split_overrides(overrides, DetectorSettings, KafkaSettings)
     try:
-        settings = DetectorSettings(**detector_kw)
-        settings.monitor_config()  # cross-field checks (window a multiple of panes, ...)
-        return settings, KafkaSettings(**kafka_kw)
-    except (ValidationError, ValueError) as error:
+        return build(DetectorSettings, overrides), build(KafkaSettings, overrides)
+    except ValidationError as error:
         console.print(f"[red]invalid setting:[/red] {error}")
         raise typer.Exit(2) from None
 
@@ -37,7 +34,7 @@ def run(**overrides: str | None) -> None:
     settings, kafka = load_settings(overrides)
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from detector.worker import run_worker
+    from detector.runtime.worker import run_worker
 
     try:
         run_worker(settings, kafka)

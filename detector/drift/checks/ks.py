@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from detector.checks import CheckResult
+from detector.drift.checks import Verdict
 
 
 def ks_distance(reference_sorted: np.ndarray, current: np.ndarray) -> float:
@@ -44,6 +44,7 @@ class KSCheck:
     """Flags a numeric feature when D exceeds both the critical value and ``min_effect``."""
 
     test = "ks"
+    streaming = False
 
     def __init__(self, feature: str, reference: np.ndarray, window_size: int, alpha: float,
                  min_effect: float) -> None:
@@ -55,6 +56,9 @@ class KSCheck:
         self.reference = np.sort(reference)
         self.threshold = max(ks_critical_value(reference.size, window_size, alpha), min_effect)
 
-    def evaluate(self, current: np.ndarray) -> CheckResult:
+    def evaluate(self, current: np.ndarray) -> Verdict:
         d = ks_distance(self.reference, current)
-        return CheckResult(self.feature, self.test, d, self.threshold, d > self.threshold)
+        return Verdict(self.feature, self.test, d, self.threshold, d > self.threshold)
+
+    def update(self, values: np.ndarray) -> list[tuple[int, Verdict]]:
+        return []

@@ -1,7 +1,7 @@
 """The Faust worker: a thin agent that hands batches to the pipeline process.
 
 Events are acked (so their offsets committed) only once the pipeline's checkpoint holds
-them: see detector/checkpoint.py.
+them: see detector/runtime/checkpoint.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import logging
 import faust
 import orjson
 
-from detector.offload import PipelineProcess
-from detector.settings import DetectorSettings
+from detector.runtime.pipeline_process import PipelineProcess
+from detector.runtime.settings import DetectorSettings
 from schemas.topics import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,8 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             log.exception("pipeline failed; stopping the worker")
             await app.crash(error)
             return
-        for key, value, headers in dead_letters:
-            await dlq.send(key=key, value=value, headers=headers)
+        for letter in dead_letters:
+            await dlq.send(key=letter.key, value=letter.value, headers=letter.headers)
         for key, value in drift_events:
             await events.send(key=key, value=value)
         for e in batch:

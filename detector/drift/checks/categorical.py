@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 from scipy.stats import beta, binom
 
-from detector.checks import CheckResult
+from detector.drift.checks import Verdict
 
 
 class CategoricalCheck:
@@ -33,6 +33,7 @@ class CategoricalCheck:
     """
 
     test = "categorical"
+    streaming = False
     threshold = 1.0
 
     def __init__(self, feature: str, reference: Counter, window_size: int, alpha: float,
@@ -67,7 +68,7 @@ class CategoricalCheck:
             out[self.index.get(value, other)] += n
         return out
 
-    def evaluate(self, values) -> CheckResult:
+    def evaluate(self, values) -> Verdict:
         current = self.counts(values)
         if current.sum() != self.window_size:
             raise ValueError(f"{self.feature}: window has {current.sum():.0f} values, "
@@ -77,4 +78,7 @@ class CategoricalCheck:
         score = float(np.max(np.maximum(above, below)))
         tv = 0.5 * float(np.abs(current / self.window_size - self.ref_share).sum())
         drifted = score >= 1.0 and tv >= self.min_effect
-        return CheckResult(self.feature, self.test, score, self.threshold, drifted, None)
+        return Verdict(self.feature, self.test, score, self.threshold, drifted)
+
+    def update(self, values: np.ndarray) -> list[tuple[int, Verdict]]:
+        return []

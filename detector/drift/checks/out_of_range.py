@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binom
 
-from detector.checks import CheckResult
+from detector.drift.checks import Verdict
 
 
 class OutOfRangeCheck:
@@ -18,6 +18,7 @@ class OutOfRangeCheck:
     """
 
     test = "out_of_range"
+    streaming = False
 
     def __init__(self, feature: str, reference: np.ndarray, window_size: int, alpha: float,
                  min_share: float) -> None:
@@ -35,6 +36,9 @@ class OutOfRangeCheck:
     def outside(self, values: np.ndarray) -> np.ndarray:
         return (values < self.low) | (values > self.high)
 
-    def evaluate(self, current: np.ndarray) -> CheckResult:
+    def evaluate(self, current: np.ndarray) -> Verdict:
         share = float(self.outside(current).mean())
-        return CheckResult(self.feature, self.test, share, self.threshold, share >= self.threshold)
+        return Verdict(self.feature, self.test, share, self.threshold, share >= self.threshold)
+
+    def update(self, values: np.ndarray) -> list[tuple[int, Verdict]]:
+        return []

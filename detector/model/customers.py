@@ -1,8 +1,8 @@
 """Running per-customer aggregates of one partition: what the CLV features are made of.
 
 Kept as plain lists per customer so an event costs a few dict and list operations; the
-features themselves are built only at a cutoff (trainer.features.from_aggregates, the
-same definition the trainer uses).
+features themselves are built only at a cutoff (schemas.features.clv_features, the
+definition the trainer uses too).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
-from trainer.features import from_aggregates
+from schemas.features import DAY, clv_features
+from schemas.transaction import is_cancellation
 
 FIRST, LAST, MONETARY, LINES, CANCELLED, INVOICES, RECENT = range(7)
 
@@ -22,14 +23,14 @@ class CustomerStore:
 
     >>> store = CustomerStore(horizon_days=30)
     >>> store.add(17850, 0.0, "536365", 15.3)
-    >>> store.add(17850, 86400.0, "C536379", -5.0)
-    >>> x = store.features(cutoff=2 * 86400.0)
+    >>> store.add(17850, DAY, "C536379", -5.0)
+    >>> x = store.features(cutoff=2 * DAY)
     >>> x.loc[17850, ["frequency", "monetary", "returns_share", "recency_days"]].tolist()
     [2.0, 10.3, 0.5, 1.0]
     """
 
     def __init__(self, horizon_days: int) -> None:
-        self.horizon = horizon_days * 86400.0
+        self.horizon = horizon_days * DAY
         self.customers: dict[int, list] = {}
 
     def __len__(self) -> int:
@@ -38,7 +39,7 @@ class CustomerStore:
     def add(self, customer: int, when: float, invoice: str, total: float) -> None:
         state = self.customers.get(customer)
         if state is None:
-            self.customers[customer] = [when, when, total, 1, invoice[0] == "C", {invoice},
+            self.customers[customer] = [when, when, total, 1, is_cancellation(invoice), {invoice},
                                         deque([(when, total)])]
             return
         if when < state[FIRST]:
@@ -47,7 +48,7 @@ class CustomerStore:
             state[LAST] = when
         state[MONETARY] += total
         state[LINES] += 1
-        state[CANCELLED] += invoice[0] == "C"
+        state[CANCELLED] += is_cancellation(invoice)
         state[INVOICES].add(invoice)
         state[RECENT].append((when, total))
 
@@ -77,6 +78,6 @@ class CustomerStore:
             lines.append(state[LINES])
             cancelled.append(state[CANCELLED])
             recent_spend.append(sum(total for when, total in recent if when < cutoff))
-        frame = from_aggregates(cutoff, first, last, invoices, monetary, lines, cancelled, recent_spend)
+        frame = clv_features(cutoff, first, last, invoices, monetary, lines, cancelled, recent_spend)
         frame.index = pd.Index(ids, name="CustomerID")
         return frame

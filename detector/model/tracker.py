@@ -28,29 +28,37 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from detector.checks import CheckResult
-from detector.checks.adwin import AdwinCheck
-from detector.checks.ks import ks_critical_value, ks_distance
-from detector.checks.out_of_range import OutOfRangeCheck
-from detector.customers import CustomerStore
-from detector.model import LoadedModel
+from detector.drift.checks import Verdict
+from detector.drift.checks.adwin import AdwinCheck
+from detector.drift.checks.ks import ks_critical_value, ks_distance
+from detector.drift.checks.out_of_range import OutOfRangeCheck
+from detector.model.customers import CustomerStore
+from detector.model.loader import LoadedModel
+from schemas.features import DAY
 
 log = logging.getLogger(__name__)
-DAY = 86400.0
+MIN_PREDICTIONS = 50  # fewer predictions or scores at a cutoff are not checked
+DEFAULT_HORIZON_DAYS = 90  # customer state horizon while no model is loaded
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    step_days: float = 7.0
-    burn_in_days: float = 60.0
-    alpha: float = 1e-4
-    min_effect: float = 0.10
-    min_predictions: int = 50
-    error_min_share: float = 0.01
-    error_window: int = 1000
-    adwin_delta: float = 1e-9
-    default_horizon_days: int = 90  # customer state horizon while no model is loaded
+class ModelConfig(BaseModel):
+    """Model tracking (env DETECTOR_MODEL_<NAME>)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step_days: float = Field(7.0, gt=0, description="event-time days between prediction cutoffs")
+    burn_in_days: float = Field(60.0, ge=0, description="event-time history a partition needs "
+                                "before its customers are predicted")
+    alpha: float = Field(1e-4, gt=0, lt=1, description="level of each model check per cutoff")
+    min_effect: float = Field(0.10, ge=0, lt=1, description="minimum KS D between predictions and "
+                              "the model's holdout predictions to alarm")
+    error_min_share: float = Field(0.01, gt=0, le=1, description="minimum share of errors outside "
+                                   "the holdout errors' range to alarm")
+    error_window: int = Field(1000, ge=10, description="scored predictions in the rolling MAE/RMSE")
+    adwin_delta: float = Field(1e-9, gt=0, lt=1, description="ADWIN delta on error ranks (stricter "
+                               "than the data one: errors of a cutoff share its week)")
 
 
 @dataclass
@@ -75,14 +83,14 @@ class PartitionState:
 class ModelOutcome:
     """A check on a cutoff's predictions (feature "prediction") or scores (feature "error")."""
 
-    result: CheckResult
+    result: Verdict
     alarm: bool
     position: int  # index in the partition's batch of the event that passed the mark
     cutoff: float
     size: int  # predictions made or scored
 
 
-class ModelMonitor:
+class ModelTracker:
     def __init__(self, config: ModelConfig, model: LoadedModel | None = None) -> None:
         self.config = config
         self.partitions: dict[int, PartitionState] = {}
@@ -119,7 +127,7 @@ class ModelMonitor:
 
     @property
     def horizon(self) -> float:
-        days = self.model.horizon_days if self.model else self.config.default_horizon_days
+        days = self.model.horizon_days if self.model else DEFAULT_HORIZON_DAYS
         return days * DAY
 
     @property
@@ -179,17 +187,17 @@ class ModelMonitor:
         state.pending.append(Pending(cutoff, x.index.to_numpy(), predictions,
                                      x["spend_last_horizon"].clip(lower=0).to_numpy(),
                                      x["monetary"].to_numpy()))
-        if predictions.size < self.config.min_predictions:
+        if predictions.size < MIN_PREDICTIONS:
             return []
         reference = self.model.predictions
         d = ks_distance(reference, predictions)
         threshold = max(ks_critical_value(reference.size, predictions.size, self.config.alpha),
                         self.config.min_effect)
-        result = CheckResult("prediction", "ks", d, threshold, d > threshold)
+        result = Verdict("prediction", "ks", d, threshold, d > threshold)
         return [self._outcome(state, result, position, cutoff, predictions.size)]
 
     @staticmethod
-    def _outcome(state: PartitionState, result: CheckResult, position: int, cutoff: float,
+    def _outcome(state: PartitionState, result: Verdict, position: int, cutoff: float,
                  size: int) -> ModelOutcome:
         """Alarm on the rising edge of a check's state in this partition."""
         alarm = result.drifted and not state.drifted.get(result.test, False)
@@ -207,15 +215,15 @@ class ModelMonitor:
             self._window -= self._errors.popleft().size
             self._naive_errors.popleft()
         c = self.config
-        if errors.size < c.min_predictions:
+        if errors.size < MIN_PREDICTIONS:
             return []
         in_range = OutOfRangeCheck("error", self.model.holdout_errors, errors.size, c.alpha,
                                    c.error_min_share)
         out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors.size)]
-        hits = self.error_check.update(np.abs(errors))
+        self.error_check.update(np.abs(errors))
         # every ADWIN detection is an alarm (it drops the old part of its window after one)
-        out.append(ModelOutcome(self.error_check.result(drifted=bool(hits)), bool(hits), position,
-                                pending.cutoff, errors.size))
+        verdict = self.error_check.evaluate(None)
+        out.append(ModelOutcome(verdict, verdict.drifted, position, pending.cutoff, errors.size))
         return out
 
     def performance(self) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from river.drift import ADWIN
 
-from detector.checks import CheckResult
+from detector.drift.checks import Verdict
 
 
 def reference_ranks(reference_sorted: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -27,18 +27,20 @@ class AdwinCheck:
     with ``group`` times fewer updates. But ADWIN's bound has a range term that averaging does
     not shrink: it still needs ~20 updates after a change, i.e. ~20 × group values. So the
     default is 1 (every value), and a larger group trades detection delay for CPU.
-    Every detection is an alarm, after which ADWIN has dropped the old part of its window.
+    Every detection is an alarm, after which ADWIN has dropped the old part of its window;
+    the verdict at a pane says whether it fired since the last one.
 
     >>> rng = np.random.default_rng(7)
     >>> check = AdwinCheck("x", rng.normal(size=5000), delta=1e-5, group=1)
     >>> check.update(rng.normal(size=3000))
     []
-    >>> hits = check.update(rng.normal(2.0, 1.0, size=1000))
-    >>> 0 < hits[0] < 100
-    True
+    >>> position, verdict = check.update(rng.normal(2.0, 1.0, size=1000))[0]
+    >>> 0 < position < 100, verdict.drifted
+    (True, True)
     """
 
     test = "adwin"
+    streaming = True
 
     def __init__(self, feature: str, reference: np.ndarray, delta: float, clock: int = 8,
                  group: int = 1) -> None:
@@ -49,15 +51,16 @@ class AdwinCheck:
         if group < 1:
             raise ValueError(f"adwin group must be >= 1 value, not {group}")
         self.feature = feature
-        self.delta = delta
         self.group = group
         self.reference = np.sort(reference)
         self.adwin = ADWIN(delta=delta, clock=clock)
+        self.threshold = delta  # shown beside the statistic; ADWIN's own bound decides
         self.last_mean = 0.5
         self._carry = np.empty(0)
+        self._fired = False
 
-    def update(self, values: np.ndarray) -> list[int]:
-        """Feed a batch; return the batch positions (last value of a group) where ADWIN fired."""
+    def update(self, values: np.ndarray) -> list[tuple[int, Verdict]]:
+        """Feed a batch; the detections at their batch positions (last value of a group)."""
         ranks = np.concatenate([self._carry, reference_ranks(self.reference, values)])
         full = ranks.size - ranks.size % self.group
         self._carry = ranks[full:]
@@ -73,7 +76,16 @@ class AdwinCheck:
                 hits.append(offset + (i + 1) * self.group - 1)
         if means:
             self.last_mean = float(adwin.estimation)
-        return hits
+        if not hits:
+            return []
+        self._fired = True
+        verdict = self._verdict(True)
+        return [(pos, verdict) for pos in hits]
 
-    def result(self, drifted: bool) -> CheckResult:
-        return CheckResult(self.feature, self.test, abs(self.last_mean - 0.5), self.delta, drifted)
+    def evaluate(self, window: np.ndarray | None = None) -> Verdict:
+        """|mean rank − 0.5| now, and whether ADWIN fired since the last verdict."""
+        fired, self._fired = self._fired, False
+        return self._verdict(fired)
+
+    def _verdict(self, drifted: bool) -> Verdict:
+        return Verdict(self.feature, self.test, abs(self.last_mean - 0.5), self.threshold, drifted)

@@ -6,9 +6,9 @@ import logging
 
 import faust
 
-from detector.app import build_app
-from detector.offload import PipelineProcess
-from detector.settings import DetectorSettings
+from detector.runtime.app import build_app
+from detector.runtime.pipeline_process import PipelineProcess
+from detector.runtime.settings import DetectorSettings
 from schemas.topics import KafkaSettings, ensure_topics
 
 log = logging.getLogger(__name__)

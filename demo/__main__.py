@@ -1,0 +1,3 @@
+from demo.embedded import run
+
+run()

@@ -1,0 +1,44 @@
+"""latest_drift_report.json: the last alarm and the full evaluation around it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import orjson
+
+from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
+from detector.model.loader import LoadedModel
+from detector.model.tracker import ModelTracker
+from schemas import drift_event
+from schemas.artifacts import atomic_write
+
+REPORT_NAME = "latest_drift_report.json"
+
+
+def build_report(alarm: drift_event.DriftEvent, latest: Outcome | None, monitor: DriftMonitor,
+                 config: MonitorConfig, processed: int, model: LoadedModel | None,
+                 tracker: ModelTracker) -> dict:
+    return {
+        "alarm": msgspec.to_builtins(alarm),
+        "latest_evaluation": None if latest is None else {
+            "partition": alarm.partition,
+            "results": [{"feature": r.feature, "test": r.test, "statistic": r.statistic,
+                         "threshold": r.threshold, "drifted": r.drifted} for r in latest.results],
+            "drift_share": latest.drift_share, "drifted_columns": latest.drifted_columns,
+            "quality": latest.quality, "events_processed": latest.events_processed},
+        "thresholds": [{"feature": f, "test": t, "threshold": v}
+                       for f, t, v in (monitor.thresholds() if monitor.reference else [])],
+        "alpha_per_test": config.alpha,
+        "events_processed_all_partitions": processed,
+        "model": None if model is None else {
+            "version": model.version, "horizon_days": model.horizon_days,
+            "holdout": model.holdout, "performance": tracker.performance(),
+            "predictions": tracker.predictions, "scored": tracker.scored},
+    }
+
+
+def write_report(reports_dir: Path, report: dict) -> Path:
+    """Written atomically, so readers never see half a report."""
+    data = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+    return atomic_write(reports_dir / REPORT_NAME, data)

@@ -1,0 +1,47 @@
+"""Detector settings: env vars prefixed DETECTOR_ (plus the shared Kafka ones).
+
+The statistics' settings are the monitor's and the model tracker's own config models,
+held here as groups: each setting is defined once, where it is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from detector.drift.monitor import MonitorConfig
+from detector.model.tracker import ModelConfig
+from schemas.settings import GroupedSettings
+from schemas.transaction import Limits
+
+
+class DetectorSettings(GroupedSettings):
+    model_config = SettingsConfigDict(env_prefix="DETECTOR_", extra="ignore", protected_namespaces=())
+
+    monitor: MonitorConfig = Field(MonitorConfig(), json_schema_extra={"env_group_prefix": ""})
+    model: ModelConfig = Field(ModelConfig(), json_schema_extra={"env_group_prefix": "model_"})
+    models_dir: Path = Field(Path("models"), description="the trainer's model versions and `latest` "
+                             "(none yet: warm-up reference, no model tracking)")
+    checkpoint_seconds: float = Field(5.0, gt=0, description="state checkpoint interval; offsets are "
+                                      "committed only up to the last checkpoint")
+    app_id: str = Field("driftstream-detector", description="Faust app id = consumer group")
+    metrics_port: int = Field(8000, ge=0, le=65535, description="port of /metrics (0 = any free)")
+    metrics_host: str = Field("0.0.0.0", description="address /metrics binds to")  # noqa: S104
+    reports_dir: Path = Field(Path("reports"), description="where latest_drift_report.json goes")
+    data_dir: Path = Field(Path("var/detector"), description="Faust's directory and the pipeline's "
+                           "checkpoint (pipeline-state.pkl)")
+    max_message_bytes: int = Field(16_384, ge=256, description="larger messages go to the DLQ "
+                                   "(reason too_large)")
+    max_field_chars: int = Field(1_024, ge=16, description="messages with a longer text field go to "
+                                 "the DLQ (reason field_too_long)")
+    batch_size: int = Field(1000, ge=1, description="events taken per batch")
+    batch_seconds: float = Field(0.5, gt=0, description="max wait to fill a batch")
+    session_timeout: float = Field(30.0, gt=0, description="consumer group session timeout, s "
+                                   "(Tansu joins take half of it: the demo uses 6)")
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$",
+                           description="debug, info, warning, error")
+
+    def limits(self) -> Limits:
+        return Limits(self.max_message_bytes, self.max_field_chars)

@@ -25,7 +25,7 @@ from detector.model.tracker import ModelConfig, ModelTracker  # noqa: E402
 from producer import data, scenarios  # noqa: E402
 from producer.replay import partitions_of  # noqa: E402
 from schemas import features  # noqa: E402
-from trainer import artifacts  # noqa: E402
+from trainer import versions  # noqa: E402
 from trainer.train import fit  # noqa: E402
 
 
@@ -33,7 +33,8 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
         verbose: bool = False) -> dict:
     parts = partitions_of(frame, 3)
     events = features.customer_events(frame)
-    monitor = ModelTracker(config, model)
+    tracker = ModelTracker(config, model)
+    states = [tracker.new_state() for _ in range(3)]  # one per partition, as in the worker
     before, first, alarms = 0, None, {}
     for start in range(0, len(frame), chunk):
         stop = min(start + chunk, len(frame))
@@ -41,7 +42,7 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
             idx = [i for i in range(start, stop) if parts[i] == p]
             if not idx:
                 continue
-            for outcome in monitor.update(p, *([column[i] for i in idx] for column in events)):
+            for outcome in tracker.update(states[p], *([column[i] for i in idx] for column in events)):
                 if not outcome.alarm:
                     continue
                 name = f"{outcome.result.feature}/{outcome.result.test}"
@@ -54,8 +55,9 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
                     before += 1
                 elif first is None:
                     first = (row - onset, name, round(outcome.result.statistic, 3))
-    figures = {k: round(v, 1) for k, v in monitor.performance().items()}
-    return {"predictions": monitor.predictions, "scored": monitor.scored, **figures,
+    figures = {k: round(v, 1) for k, v in tracker.performance(states).items()}
+    return {"predictions": sum(s.predictions for s in states), "scored": sum(s.scored for s in states),
+            **figures,
             "model_alarms": alarms, "alarms_before_onset": before, "first_alarm_after_onset": first}
 
 
@@ -76,7 +78,7 @@ def main() -> None:
     train = frame[frame["InvoiceDate"] < pd.Timestamp(args.train_until)].reset_index(drop=True)
     trained = fit(train, args.horizon_days)
     with tempfile.TemporaryDirectory() as tmp:
-        _, path = artifacts.save(Path(tmp), trained, train, args.horizon_days, "bench")
+        _, path = versions.save(Path(tmp), trained, train, args.horizon_days, "bench")
         model = load(path)
     print(f"model trained before {args.train_until}, H = {args.horizon_days} days: holdout "
           f"{ {k: round(v, 1) for k, v in model.holdout.items()} }")

@@ -207,7 +207,7 @@ def main(
 
 def ensure_model(frame, models_dir: Path) -> None:
     """Train the CLV model on the whole file unless a version is there already."""
-    from trainer import artifacts
+    from trainer import versions
     from trainer.train import fit
 
     current = read_latest(models_dir)
@@ -216,7 +216,7 @@ def ensure_model(frame, models_dir: Path) -> None:
         return
     with console.status("no model yet: training the CLV model (H = 90 days) on the data set"):
         trained = fit(frame, 90, progress=lambda m: console.print(f"• {m}"))
-        version, path = artifacts.save(models_dir, trained, frame, 90, "demo")
+        version, path = versions.save(models_dir, trained, frame, 90, "demo")
     h = trained.holdout
     console.print(f"model {version} in {path}: holdout MAE {h['mae']:.1f} vs naive {h['baseline_mae']:.1f}")
 

@@ -46,8 +46,8 @@ class Metrics:
                                      "evaluation", registry=r)
         self.drift_share = Gauge("clv_drift_share", "Share of monitored features drifted in the "
                                  "latest evaluation", registry=r)
-        self.detected = Counter("clv_drift_detected", "Drift alarms (rising edges, ADWIN detections)",
-                                ["kind", "feature", "test"], registry=r)
+        self.detected = Counter("clv_drift_detected", "Drift alarms (rising edges, ADWIN detections) "
+                                "per input partition", ["kind", "feature", "test", "partition"], registry=r)
         self.model_performance = Gauge("clv_model_performance", "Model error figures (rolling)",
                                        ["metric"], registry=r)
         self.processed = Counter("clv_events_processed", "Valid transactions processed", registry=r)
@@ -65,8 +65,28 @@ class Metrics:
         self.batch_seconds = Histogram("clv_processing_seconds", "Processing time per batch",
                                        buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5),
                                        registry=r)
-        self.lag = Gauge("clv_consumer_lag_messages", "Consumer lag (high watermark - position)",
-                         ["partition"], registry=r)
+        self.lag = Gauge("clv_consumer_lag_messages", "Consumer lag (high watermark - position) of an "
+                         "owned partition", ["partition"], registry=r)
+        self.state_events = Gauge("clv_state_events", "Valid events in an owned partition's state, "
+                                  "whichever worker processed them (moves with the state)",
+                                  ["partition"], registry=r)
+        self.state_evaluations = Gauge("clv_state_evaluations", "Pane evaluations in an owned "
+                                       "partition's state", ["partition"], registry=r)
+        self.state_predictions = Gauge("clv_state_model_predictions", "Predictions made in an owned "
+                                       "partition's state", ["partition"], registry=r)
+        self.state_scored = Gauge("clv_state_model_scored", "Predictions scored in an owned "
+                                  "partition's state", ["partition"], registry=r)
+        self.snapshot_bytes = Gauge("clv_state_snapshot_bytes", "Size of an owned partition's latest "
+                                    "state snapshot", ["partition"], registry=r)
+        self.partitions_owned = Gauge("clv_partitions_owned", "Input partitions this worker owns",
+                                      registry=r)
+        self.save_seconds = Histogram("clv_state_save_seconds", "Time to write snapshots to the state "
+                                      "topic and have them acknowledged",
+                                      buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
+        self.restore_seconds = Histogram("clv_state_restore_seconds", "Time to read a partition's "
+                                         "snapshot back from the state topic",
+                                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10),
+                                         registry=r)
         self.reference_info = Gauge("clv_reference_info", "The reference in use (1)", ["source"],
                                     registry=r)
         self.model_version = Gauge("clv_model_version_info", "The model version in use (1)",
@@ -86,14 +106,15 @@ class Metrics:
                        for f, tests in TESTS_BY_FEATURE.items() for t in tests}
         self._threshold = {k: self.drift_threshold.labels(*k) for k in self._score}
         self._state = {k: self.drift_state.labels(*k) for k in self._score}
-        self._detected = {k: self.detected.labels("data", *k) for k in self._score}
+        self._data_checks = list(self._score)
         self._invalid = {reason: self.invalid.labels(reason) for reason in DLQ_REASONS}
         self._quality = {k: self.quality.labels(k) for k in QUALITY_KINDS}
         self._fill = {w: self.window_fill.labels(w) for w in ("reference", "current")}
         self._score.update({k: self.drift_score.labels(*k) for k in MODEL_CHECKS})
         self._threshold.update({k: self.drift_threshold.labels(*k) for k in MODEL_CHECKS})
         self._state.update({k: self.drift_state.labels(*k) for k in MODEL_CHECKS})
-        self._model_detected = {k: self.detected.labels("model", *k) for k in MODEL_CHECKS}
+        self._detected: dict[tuple, object] = {}  # (kind, feature, test, partition), while owned
+        self._owned: set[int] = set()
         self._performance = {m: self.model_performance.labels(m) for m in PERFORMANCE}
         self.performance({m: float("nan") for m in PERFORMANCE})  # NaN until a model is scored
         self._version = "none"
@@ -104,8 +125,40 @@ class Metrics:
     def invalid_event(self, reason: str) -> None:
         self._invalid[reason].inc()
 
-    def alarm(self, result: Verdict) -> None:
-        self._detected[(result.feature, result.test)].inc()
+    def own(self, partition: int) -> None:
+        """A partition's series, from when this worker owns it (all at 0 until counted)."""
+        if partition in self._owned:
+            return
+        self._owned.add(partition)
+        label = str(partition)
+        for kind, checks in (("data", self._data_checks), ("model", MODEL_CHECKS)):
+            for feature, test in checks:
+                self._detected[(kind, feature, test, partition)] = self.detected.labels(
+                    kind, feature, test, label)
+        for gauge in self._partition_gauges:
+            gauge.labels(label)
+        self.partitions_owned.set(len(self._owned))
+
+    def disown(self, partition: int) -> None:
+        """Remove a revoked partition's series: another worker reports it now."""
+        if partition not in self._owned:
+            return
+        self._owned.discard(partition)
+        label = str(partition)
+        for key in [k for k in self._detected if k[3] == partition]:
+            del self._detected[key]
+            self.detected.remove(*key[:3], label)
+        for gauge in self._partition_gauges:
+            gauge.remove(label)
+        self.partitions_owned.set(len(self._owned))
+
+    @property
+    def _partition_gauges(self) -> tuple:
+        return (self.lag, self.state_events, self.state_evaluations, self.state_predictions,
+                self.state_scored, self.snapshot_bytes)
+
+    def alarm(self, result: Verdict, partition: int) -> None:
+        self._detected[("data", result.feature, result.test, partition)].inc()
 
     def evaluation(self, results: list[Verdict], drift_share: float, drifted_columns: int,
                    quality: dict[str, float]) -> None:
@@ -116,10 +169,10 @@ class Metrics:
         for kind, share in quality.items():
             self._quality[kind].set(share)
 
-    def model_check(self, result: Verdict, alarm: bool) -> None:
+    def model_check(self, result: Verdict, alarm: bool, partition: int) -> None:
         self._show(result)
         if alarm:
-            self._model_detected[(result.feature, result.test)].inc()
+            self._detected[("model", result.feature, result.test, partition)].inc()
 
     def _show(self, result: Verdict) -> None:
         key = (result.feature, result.test)

@@ -12,7 +12,9 @@ names is complete on disk.
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -22,6 +24,9 @@ MODEL = "clv_model.pkl"
 SCALER = "scaler.pkl"
 PROFILE = "reference_profile.npz"
 VERSION_FILES = (METADATA, MODEL, SCALER, PROFILE)
+MAX_PACKED_BYTES = 64 * 1024 * 1024  # the largest packed version model.artifacts accepts
+# model.artifacts keeps the latest record per version (key): every version stays loadable.
+ARTIFACTS_TOPIC_CONFIG = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_PACKED_BYTES)}
 
 
 def atomic_write(path: Path, data: bytes) -> Path:
@@ -30,6 +35,7 @@ def atomic_write(path: Path, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # readable by the other services sharing the volume
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -55,3 +61,25 @@ def read_latest(models_dir: Path) -> str | None:
 
 def write_latest(models_dir: Path, version: str) -> None:
     atomic_write(models_dir / LATEST, f"{version}\n".encode())
+
+
+def pack(version_dir: Path) -> bytes:
+    """A version directory's files as one gzipped tar (the model.artifacts message)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in VERSION_FILES:
+            tar.add(version_dir / name, arcname=name)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes, models_dir: Path, version: str) -> Path:
+    """Write a packed version into ``models_dir/version``; only the expected files, by name."""
+    target = models_dir / version
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        members = {m.name: m for m in tar.getmembers() if m.isfile() and m.name in VERSION_FILES}
+        missing = set(VERSION_FILES) - set(members)
+        if missing:
+            raise ValueError(f"the packed version {version} lacks {', '.join(sorted(missing))}")
+        for name, member in members.items():
+            atomic_write(target / name, tar.extractfile(member).read())
+    return target

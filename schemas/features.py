@@ -21,6 +21,11 @@ import pandas as pd
 from schemas.transaction import CANCELLATION_PREFIX, Transaction, is_cancellation
 
 DAY = 86_400.0  # seconds
+# A customer's history, as both trainer and detector define it: it restarts after more
+# than CUSTOMER_IDLE_DAYS without a purchase (and an idle customer is not predicted), and
+# an invoice number seen again more than INVOICE_GRACE after its last line counts anew.
+CUSTOMER_IDLE_DAYS = 400
+INVOICE_GRACE = DAY
 
 NUMERIC = ("quantity", "unit_price", "line_total")
 CATEGORICAL = ("country", "cancellation", "customer_missing")

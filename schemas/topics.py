@@ -31,23 +31,40 @@ class KafkaSettings(BaseSettings):
     dlq_topic: str = Field("retail.transactions.dlq", description="dead letters")
     drift_events_topic: str = Field("drift.events", description="alarms and evaluations")
     model_updates_topic: str = Field("model.updates", description="new model versions")
+    model_artifacts_topic: str = Field("model.artifacts", description="model versions' files "
+                                       "(compacted), so every worker can load any version")
     topic_partitions: int = Field(3, ge=1, le=256, description="partitions for topics we create")
+    topic_replication_factor: int = Field(1, ge=1, le=32, description="replication factor of topics "
+                                          "we create")
+    topic_min_insync_replicas: int = Field(1, ge=1, le=32, description="min.insync.replicas of topics "
+                                           "we create (acks=all writes need this many replicas)")
 
     def librdkafka(self, **extra: object) -> dict[str, object]:
         """The confluent-kafka (librdkafka) configuration dict for this broker."""
         return {"bootstrap.servers": self.kafka_bootstrap_servers, **extra}
 
 
+def partition_count(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    meta = AdminClient(settings.librdkafka()).list_topics(topic, timeout=timeout).topics[topic]
+    if meta.error is not None:
+        raise RuntimeError(f"topic {topic}: {meta.error}")
+    return len(meta.partitions)
+
+
 def ensure_topics(settings: KafkaSettings, names: list[str], partitions: int | None = None,
-                  timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet (explicitly: brokers differ on auto-creation)."""
+                  timeout: float = 30.0, config: dict[str, str] | None = None) -> None:
+    """Create the topics that do not exist yet (explicitly: brokers differ on auto-creation),
+    with the replication settings and any extra topic ``config``."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient(settings.librdkafka())
     existing = admin.list_topics(timeout=timeout).topics
+    topic_config = {"min.insync.replicas": str(settings.topic_min_insync_replicas), **(config or {})}
     wanted = [NewTopic(name, num_partitions=partitions or settings.topic_partitions,
-                       replication_factor=1)
+                       replication_factor=settings.topic_replication_factor, config=topic_config)
               for name in names if name not in existing]
     if not wanted:
         return

@@ -11,6 +11,11 @@ from confluent_kafka import Consumer, TopicPartition
 from kafka_broker import free_port, wait_for
 
 from detector.metrics import scrape
+from detector.model.loader import load_latest
+from detector.model.tracker import ModelConfig, ModelTracker
+from producer import data
+from producer.replay import partitions_of
+from schemas import features
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,13 +34,14 @@ class Detector:
     """`python -m detector` in a subprocess, with its /metrics scraped over HTTP."""
 
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.reports = workdir / "reports"
         self.log = workdir / "detector.log"
         self.env = {"DETECTOR_MODELS_DIR": str(workdir / "models"), **env,
                     "DETECTOR_METRICS_PORT": str(self.port),
                     "DETECTOR_REPORTS_DIR": str(self.reports),
-                    "DETECTOR_DATA_DIR": str(workdir / "state"), "DETECTOR_LOG_LEVEL": "warning"}
+                    "DETECTOR_DATA_DIR": str(workdir / "state"), "DETECTOR_LOG_LEVEL": "info"}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Detector:
@@ -59,11 +65,23 @@ class Detector:
     def total(self, prefix: str) -> float:
         return sum(v for k, v in self.scrape().items() if k.startswith(prefix))
 
+    def sum(self, name: str) -> float:
+        """The sum of every series of the metric ``name`` (any labels)."""
+        return sum(v for k, v in self.scrape().items() if k.split("{")[0] == name)
+
+    def state_events(self) -> float:
+        """Valid events in the states of the partitions this worker owns."""
+        return self.sum("clv_state_events")
+
+    def model_counts(self) -> tuple[float, float]:
+        """Predictions made and scored in the states of the partitions this worker owns."""
+        return self.sum("clv_state_model_predictions"), self.sum("clv_state_model_scored")
+
     def wait_processed(self, count: int, timeout: float = 900) -> None:
         def done() -> bool:
             if not self.alive:
                 raise RuntimeError(f"detector exited: {self.log.read_text()[-3000:]}")
-            return self.value("clv_events_processed_total") >= count
+            return self.state_events() >= count
 
         wait_for(done, timeout, f"{count} events processed", interval=0.5)
 
@@ -107,5 +125,31 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60) -> list:
 
         wait_for(drained, timeout, f"reading {topic} to its end", interval=0)
         return messages
+    finally:
+        consumer.close()
+
+
+def expected_model_counts(data_path: Path, models: Path, limit: int, partitions: int = 3) -> tuple[int, int]:
+    """Predictions and scores the detector must reach on the first ``limit`` time-ordered
+    rows: the offline model tracker on the rows split as librdkafka splits them."""
+    frame = data.load_online_retail(data_path).sort_values("InvoiceDate", kind="stable")
+    frame = frame.iloc[:limit].reset_index(drop=True)
+    parts = partitions_of(frame, partitions)
+    tracker = ModelTracker(ModelConfig(), load_latest(models))
+    events = features.customer_events(frame)
+    states = []
+    for p in range(partitions):
+        idx = (parts == p).nonzero()[0]
+        states.append(tracker.new_state())
+        tracker.update(states[-1], *([column[i] for i in idx] for column in events))
+    return sum(s.predictions for s in states), sum(s.scored for s in states)
+
+
+def partition_sizes(bootstrap: str, topic: str) -> list[int]:
+    """Messages in each partition of ``topic`` (its end offsets)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "sizes"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions]
     finally:
         consumer.close()

@@ -8,22 +8,12 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from kafka_broker import wait_for
-from services import base_env, read_topic, replay
+from services import base_env, partition_sizes, read_topic, replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ROWS = 541_909
 NUMERIC = {"quantity", "unit_price", "line_total"}
-
-
-def partition_sizes(bootstrap: str, topic: str) -> list[int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "sizes"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions]
-    finally:
-        consumer.close()
 
 
 def alarms(bootstrap: str, topic: str) -> list[dict]:

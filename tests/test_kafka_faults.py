@@ -1,10 +1,18 @@
-"""Faults on a real broker: a clean stop commits what it processed; a damaged state file is ignored."""
+"""Faults on a real broker: a clean stop commits what it processed; damaged snapshots are ignored."""
 
 from __future__ import annotations
 
+import pickle
+
+import cramjam
+import numpy as np
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from services import base_env, replay
+
+from detector.pipeline.state import MAGIC, PartitionState
+from detector.runtime.state_store import state_topic
+from schemas.topics import KafkaSettings, ensure_topics
 
 pytestmark = pytest.mark.kafka
 ROWS = 20_000
@@ -35,14 +43,23 @@ def test_a_clean_stop_commits_everything_processed(kafka_bootstrap, topics, data
     assert committed_total(kafka_bootstrap, group, topic) == ROWS
 
 
-def test_a_damaged_state_file_is_ignored_and_counted(kafka_bootstrap, topics, data_path, start_detector,
-                                                     tmp_path) -> None:
-    state = tmp_path / "state"
-    state.mkdir()
-    (state / "pipeline-state.pkl").write_bytes(b"garbage\n")
+def test_damaged_snapshots_on_the_state_topic_are_ignored_and_counted(kafka_bootstrap, topics, data_path,
+                                                                    start_detector) -> None:
+    """Empty, text, random bytes, a snapshot of the wrong type: each partition starts afresh."""
+    kafka = KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap,
+                          transactions_topic=topics["TRANSACTIONS_TOPIC"])
+    state = state_topic(topics["DETECTOR_APP_ID"])
+    ensure_topics(kafka, [kafka.transactions_topic, state], partitions=4)
+    damaged = [b"", b"garbage\n", np.random.default_rng(1).bytes(4_096),
+               MAGIC + bytes([PartitionState.FORMAT]) + bytes(cramjam.zstd.compress(pickle.dumps([1, 2])))]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for partition, value in enumerate(damaged):
+        producer.produce(state, key=f"{kafka.transactions_topic}:{partition}".encode(), value=value,
+                         partition=partition)
+    assert producer.flush(30) == 0
     env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000")
     detector = start_detector(env)
-    assert detector.value("clv_state_rejected_total") == 1
     assert replay(env, "--data", str(data_path), "--limit", "5000").returncode == 0
     detector.wait_processed(5_000)
-    assert detector.value("clv_events_processed_total") == 5_000
+    assert detector.value("clv_state_rejected_total") == 4
+    assert detector.state_events() == detector.value("clv_events_processed_total") == 5_000

@@ -12,32 +12,14 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import orjson
 import pytest
 from conftest import train
 from kafka_broker import wait_for
-from services import ROOT, base_env, read_topic, replay
-
-from detector.model.loader import load_latest
-from detector.model.tracker import ModelConfig, ModelTracker
-from producer import data
-from producer.replay import partitions_of
-from schemas import features
+from services import ROOT, base_env, expected_model_counts, read_topic, replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-def expected_counts(data_path: Path, models: Path, limit: int) -> tuple[int, int]:
-    """Predictions and scores the detector must reach on the first ``limit`` time-ordered rows."""
-    frame = data.load_online_retail(data_path).sort_values("InvoiceDate", kind="stable")
-    frame = frame.iloc[:limit].reset_index(drop=True)
-    parts = partitions_of(frame, 3)
-    monitor = ModelTracker(ModelConfig(), load_latest(models))
-    events = features.customer_events(frame)
-    for p in range(3):
-        idx = (parts == p).nonzero()[0]
-        monitor.update(p, *([column[i] for i in idx] for column in events))
-    return monitor.predictions, monitor.scored
 
 
 def model_events(bootstrap: str, topic: str) -> list[dict]:
@@ -58,7 +40,7 @@ def test_model_errors_are_scored_and_outliers_raise_a_model_alarm(
                     "--scenario", scenario, "--onset", str(ONSET))
     assert result.returncode == 0, result.stderr
     detector.wait_processed(LIMIT)
-    predictions, scored = expected_counts(data_path, june_model, LIMIT)
+    predictions, scored = expected_model_counts(data_path, june_model, LIMIT)
     metrics = detector.scrape()
     assert metrics["clv_model_predictions_total"] == predictions > 0
     assert metrics["clv_model_scored_total"] == scored > 0
@@ -120,11 +102,8 @@ def test_sigkilled_worker_restores_its_state(kafka_bootstrap, topics, data_path,
     restarted = start_detector(env)
     assert producer.wait(300) == 0
     restarted.wait_processed(limit)
-    predictions, scored = expected_counts(data_path, june_model, limit)
-    after = restarted.scrape()
-    assert after["clv_events_processed_total"] == limit  # each event counted once
-    assert after["clv_model_predictions_total"] == predictions
-    assert after["clv_model_scored_total"] == scored
+    assert restarted.state_events() == limit  # each event in the state once
+    assert restarted.model_counts() == expected_model_counts(data_path, june_model, limit)
 
 
 def test_a_broken_model_directory_is_a_clear_error(kafka_bootstrap, topics, tmp_path) -> None:

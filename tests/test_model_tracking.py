@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 
+import cramjam
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,17 +13,16 @@ from prometheus_client import CollectorRegistry
 
 from detector.drift.monitor import MonitorConfig
 from detector.metrics import Metrics
-from detector.model.customers import RECENT
+from detector.model.customers import INVOICES, RECENT
 from detector.model.loader import load
 from detector.model.tracker import DEFAULT_HORIZON_DAYS, ModelConfig
 from detector.pipeline.messages import Message
 from detector.pipeline.pipeline import Pipeline
-from detector.pipeline.state import PipelineState
-from detector.runtime.checkpoint import Checkpointer
+from detector.pipeline.state import MAGIC, PartitionState, SnapshotError
 from producer import data
 from producer.replay import encode_rows, partitions_of
-from schemas.features import DAY
-from trainer import artifacts
+from schemas.features import DAY, INVOICE_GRACE
+from trainer import versions
 from trainer.features import customer_features, line_totals
 from trainer.train import fit
 
@@ -39,7 +39,7 @@ def ordered(data_path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def model_dir(ordered, tmp_path_factory):
     train = ordered[ordered["InvoiceDate"] < "2011-04-15"].reset_index(drop=True)
-    _, path = artifacts.save(tmp_path_factory.mktemp("models"), fit(train, HORIZON), train, HORIZON, "test")
+    _, path = versions.save(tmp_path_factory.mktemp("models"), fit(train, HORIZON), train, HORIZON, "test")
     return path
 
 
@@ -63,90 +63,121 @@ def feed(p: Pipeline, messages: list[Message], batch: int = 1_000) -> None:
 def test_streamed_features_equal_the_trainers(ordered, model_dir, messages, tmp_path) -> None:
     p, _ = pipeline(model_dir, tmp_path)
     feed(p, messages[:100_000])
-    cutoff = pd.Timestamp(p.state.model_tracker.partitions[0].next_cutoff, unit="s")  # not passed yet
+    cutoff = pd.Timestamp(p.partitions[0].tracker.next_cutoff, unit="s")  # not passed yet
     rows = line_totals(ordered.iloc[:100_000])
     expected = customer_features(rows, cutoff, HORIZON)
-    partitions = p.state.model_tracker.partitions.values()
-    streamed = pd.concat([s.store.features(cutoff.timestamp()) for s in partitions])
+    streamed = pd.concat([s.tracker.store.features(cutoff.timestamp()) for s in p.partitions.values()])
     streamed = streamed.sort_index()
     assert list(streamed.index) == list(expected.index)
     np.testing.assert_allclose(streamed.to_numpy(), expected.to_numpy(), rtol=1e-9, atol=1e-6)
 
 
+def predictions(p: Pipeline) -> tuple[int, int]:
+    return (sum(s.tracker.predictions for s in p.partitions.values()),
+            sum(s.tracker.scored for s in p.partitions.values()))
+
+
 def test_predictions_are_scored_when_their_horizon_passes(model_dir, messages, tmp_path) -> None:
     p, registry = pipeline(model_dir, tmp_path)
     feed(p, messages)
-    assert p.state.model_tracker.predictions > 0 and p.state.model_tracker.scored > 0
-    assert registry.get_sample_value("clv_model_predictions_total") == p.state.model_tracker.predictions
-    assert registry.get_sample_value("clv_model_scored_total") == p.state.model_tracker.scored
-    # Pending = predictions made at cutoffs whose horizon has not passed yet.
-    horizon = HORIZON * DAY
-    for state in p.state.model_tracker.partitions.values():
-        assert all(pending.cutoff + horizon > p.state.watermark - DAY for pending in state.pending)
+    made, scored = predictions(p)
+    assert made > 0 and scored > 0
+    assert registry.get_sample_value("clv_model_predictions_total") == made
+    assert registry.get_sample_value("clv_model_scored_total") == scored
+    for partition, state in p.partitions.items():  # the state's counts, per partition
+        assert registry.get_sample_value("clv_state_model_scored", {"partition": str(partition)}) \
+            == state.tracker.scored
+        # Pending = predictions made at cutoffs whose horizon has not passed yet.
+        assert all(pending.cutoff + HORIZON * DAY > state.watermark for pending in state.tracker.pending)
     mae = registry.get_sample_value("clv_model_performance", {"metric": "mae"})
     assert math.isfinite(mae) and mae > 0
     assert registry.get_sample_value("clv_model_performance", {"metric": "holdout_mae"}) \
         == p.model.holdout["mae"]
 
 
-def test_checkpoint_and_redelivery_equal_an_uninterrupted_run(model_dir, messages, tmp_path) -> None:
+def snapshots(p: Pipeline) -> dict[int, bytes]:
+    return {partition: state.snapshot() for partition, state in p.partitions.items()}
+
+
+def test_snapshots_and_redelivery_equal_an_uninterrupted_run(model_dir, messages, tmp_path) -> None:
     whole, _ = pipeline(model_dir, tmp_path / "a")
     feed(whole, messages)
     first, _ = pipeline(model_dir, tmp_path / "b")
     feed(first, messages[:120_000])
-    checkpoint = Checkpointer(tmp_path / "state.pkl", "tx", interval=0)
-    checkpoint.save(first.state)
-    feed(first, messages[120_000:125_000])  # processed after the checkpoint, then "killed"
+    saved = snapshots(first)
+    feed(first, messages[120_000:125_000])  # processed after the snapshots, then "killed"
     resumed, registry = pipeline(model_dir, tmp_path / "c")
-    resumed.restore(checkpoint.load())
-    feed(resumed, messages[110_000:])  # Kafka redelivers from the last commit (before the checkpoint)
-    assert registry.get_sample_value("clv_events_processed_total") == len(messages) == resumed.state.processed
-    ours, theirs = resumed.state.model_tracker, whole.state.model_tracker
-    assert (ours.predictions, ours.scored) == (theirs.predictions, theirs.scored)
-    assert ours.performance() == theirs.performance()
-    assert {k: m.events_processed for k, m in resumed.state.monitors.items()} == \
-        {k: m.events_processed for k, m in whole.state.monitors.items()}
+    resumed.load_state = lambda topic, part: PartitionState.from_snapshot(saved[part], topic, part)
+    feed(resumed, messages[110_000:])  # Kafka redelivers from the last commit (before the snapshot)
+    assert sum(s.events for s in resumed.partitions.values()) == len(messages)
+    assert registry.get_sample_value("clv_events_processed_total") == len(messages) - 120_000
+    assert predictions(resumed) == predictions(whole)
+    assert resumed.tracker.performance([resumed.partitions[p].tracker for p in range(3)]) == \
+        whole.tracker.performance([whole.partitions[p].tracker for p in range(3)])
+    assert {k: (s.monitor.events_processed, s.evaluations) for k, s in resumed.partitions.items()} == \
+        {k: (s.monitor.events_processed, s.evaluations) for k, s in whole.partitions.items()}
 
 
-def test_checkpoint_of_another_topic_is_ignored(model_dir, tmp_path) -> None:
+def test_a_released_partition_moves_to_another_pipeline(model_dir, messages, tmp_path) -> None:
+    """Two workers: one owns every partition, then gives partition 1 to the other."""
+    one, registry = pipeline(model_dir, tmp_path / "a")
+    feed(one, messages[:60_000])
+    moved = one.partitions[1].snapshot()
+    one.release([1])
+    assert sorted(one.partitions) == [0, 2]
+    assert registry.get_sample_value("clv_state_events", {"partition": "1"}) is None  # series gone
+    two, _ = pipeline(model_dir, tmp_path / "b")
+    two.load_state = lambda topic, partition: PartitionState.from_snapshot(moved, topic, partition)
+    rest = messages[60_000:]
+    feed(one, [m for m in rest if m.partition != 1])
+    feed(two, [m for m in rest if m.partition == 1])
+    whole, _ = pipeline(model_dir, tmp_path / "c")
+    feed(whole, messages)
+    assert two.partitions[1].events == whole.partitions[1].events
+    assert (two.partitions[1].tracker.scored, one.partitions[0].tracker.scored) == \
+        (whole.partitions[1].tracker.scored, whole.partitions[0].tracker.scored)
+
+
+def test_a_snapshot_of_another_partition_is_refused(model_dir, messages, tmp_path) -> None:
     p, _ = pipeline(model_dir, tmp_path)
-    Checkpointer(tmp_path / "state.pkl", "tx", 0).save(p.state)
-    other = Checkpointer(tmp_path / "state.pkl", "other", 0)
-    assert other.load() is None
-    assert other.rejected == 1
+    feed(p, messages[:5_000])
+    with pytest.raises(SnapshotError, match="tx\\[0\\]"):
+        PartitionState.from_snapshot(p.partitions[0].snapshot(), "tx", 1)
+    with pytest.raises(SnapshotError, match="other"):
+        PartitionState.from_snapshot(p.partitions[0].snapshot(), "other", 0)
 
 
 @pytest.mark.parametrize("content", [
     b"", b"garbage\n", np.random.default_rng(1).bytes(4_096), np.random.default_rng(2).bytes(4_096),
-    pickle.dumps([1, 2, 3]), pickle.dumps({"format": 0, "topic": "tx", "state": {}}),
-    pickle.dumps({"format": PipelineState.FORMAT, "topic": "tx", "state": {"monitors": []}}),
-    pickle.dumps({"format": PipelineState.FORMAT, "topic": "tx", "state": []}),
-], ids=["empty", "text", "random-1", "random-2", "list", "old-format", "partial-state", "state-list"])
-def test_a_damaged_checkpoint_is_ignored_and_counted(tmp_path, content: bytes) -> None:
-    (tmp_path / "state.pkl").write_bytes(content)
-    checkpointer = Checkpointer(tmp_path / "state.pkl", "tx", 0)
-    assert checkpointer.load() is None
-    assert checkpointer.rejected == 1
+    MAGIC + bytes([PartitionState.FORMAT]) + bytes(cramjam.zstd.compress(pickle.dumps([1, 2, 3]))),
+    MAGIC + bytes([PartitionState.FORMAT]) + b"truncated",
+    MAGIC + bytes([PartitionState.FORMAT - 1]) + b"x",
+], ids=["empty", "text", "random-1", "random-2", "list", "truncated", "old-format"])
+def test_a_damaged_snapshot_is_refused(content: bytes) -> None:
+    with pytest.raises(SnapshotError):
+        PartitionState.from_snapshot(content, "tx", 0)
 
 
 def test_a_new_model_swaps_reference_and_version(model_dir, messages, tmp_path) -> None:
     registry = CollectorRegistry()
     p = Pipeline(MONITOR, Metrics(registry), tmp_path, ModelConfig())
     feed(p, messages[:9_000])
-    assert all(m.reference.source == "warm-up" for m in p.state.monitors.values())
+    assert all(s.monitor.reference.source == "warm-up" for s in p.partitions.values())
     model = load(model_dir)
     p.use_model(model)
-    assert all(m.reference.source == model.version and m.window_fill == 0 for m in p.state.monitors.values())
+    assert all(s.monitor.reference.source == model.version and s.monitor.window_fill == 0
+               for s in p.partitions.values())
     assert registry.get_sample_value("clv_model_version_info", {"version": model.version}) == 1
     assert registry.get_sample_value("clv_model_version_info", {"version": "none"}) == 0
     assert registry.get_sample_value("clv_reference_info", {"source": "warm-up"}) == 0
 
 
-def test_without_a_model_customer_state_stays_bounded(messages, tmp_path) -> None:
+def test_customer_state_stays_bounded_without_a_model(messages, tmp_path) -> None:
     p = Pipeline(MONITOR, Metrics(CollectorRegistry()), tmp_path, ModelConfig())
     feed(p, messages)
-    horizon = DEFAULT_HORIZON_DAYS * DAY
-    oldest = min(when for s in p.state.model_tracker.partitions.values() for c in s.store.customers.values()
-                 for when, _ in c[RECENT])
-    assert oldest >= p.state.watermark - horizon - ModelConfig().step_days * DAY
-    assert p.state.model_tracker.predictions == 0 and p.state.model_tracker.pending == 0
+    for state in p.partitions.values():
+        oldest = min(when for c in state.tracker.store.customers.values() for when, _ in c[RECENT])
+        assert oldest >= state.watermark - DEFAULT_HORIZON_DAYS * DAY - ModelConfig().step_days * DAY
+        kept = min(when for c in state.tracker.store.customers.values() for when in c[INVOICES].values())
+        assert kept >= state.watermark - INVOICE_GRACE - ModelConfig().step_days * DAY
+    assert predictions(p) == (0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -48,9 +49,31 @@ def test_promtool_unit_tests_of_every_alert() -> None:
     assert tested == {r["alert"] for r in alert_rules()}
 
 
-def alert_rules() -> list[dict]:
+def rules() -> list[dict]:
     return [rule for path in sorted((PROM / "rules").glob("*.yml"))
             for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+
+
+def alert_rules() -> list[dict]:
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def test_every_recording_rule_is_unit_tested_or_read_by_an_alert() -> None:
+    unit_tests = "".join(p.read_text() for p in (PROM / "tests").glob("*.yml"))
+    alerts = " ".join(rule["expr"] for rule in alert_rules())
+    untested = [r["record"] for r in rules() if "record" in r
+                and f"expr: {r['record']}" not in unit_tests and r["record"] not in alerts]
+    assert untested == []
+
+
+def test_the_dashboard_is_the_sdk_builders_output() -> None:
+    """Built with grafana-foundation-sdk (monitoring/grafana/dashboard.py): a misspelt field is an
+    error there, and the committed JSON must be what it builds."""
+    spec = importlib.util.spec_from_file_location("dashboard", GRAFANA / "dashboard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (GRAFANA / "dashboards" / "clv_drift.json").read_text() == module.render(), \
+        "regenerate with: python monitoring/grafana/dashboard.py"
 
 
 def test_alert_rules_carry_for_severity_and_annotations() -> None:

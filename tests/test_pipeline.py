@@ -70,5 +70,19 @@ def test_alarm_writes_the_report(tmp_path) -> None:
     report = orjson.loads((tmp_path / "latest_drift_report.json").read_bytes())
     assert report["alarm"]["results"][0]["drifted"]
     assert report["alarm"]["window"]["event_time_start"] == "2011-01-01T10:00:00"
-    assert registry.get_sample_value("clv_drift_detected_total",
-                                     {"kind": "data", "feature": "quantity", "test": "ks"}) == 1
+    labels = {"kind": "data", "feature": "quantity", "test": "ks", "partition": "0"}
+    assert registry.get_sample_value("clv_drift_detected_total", labels) == 1
+
+
+def test_redelivered_messages_count_once_even_within_a_batch(data_path, tmp_path) -> None:
+    """After a rebalance a batch can hold messages twice (buffered before, fetched again after)."""
+    rows = list(encode_rows(data.load_online_retail(data_path).iloc[:600]))
+    messages = [Message(key, value, [], "tx", 0, i) for i, (key, value) in enumerate(rows)]
+    registry = CollectorRegistry()
+    pipeline = Pipeline(MonitorConfig(reference_size=100, window_size=100, panes=4), Metrics(registry),
+                        tmp_path)
+    pipeline.process(messages[:300])
+    pipeline.process(messages[250:400] + messages[280:500] + messages[100:120] + messages[500:])
+    assert pipeline.partitions[0].events == 600
+    assert registry.get_sample_value("clv_events_processed_total") == 600
+    assert registry.get_sample_value("clv_state_events", {"partition": "0"}) == 600

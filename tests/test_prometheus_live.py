@@ -80,7 +80,7 @@ def rule_queries() -> dict[str, str]:
     rules = {}
     for path in sorted((PROM / "rules").glob("*.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
+            for rule in (r for r in group["rules"] if "alert" in r):
                 expr = " ".join(rule["expr"].split())
                 rules[rule["alert"]] = re.sub(r"\s*(==|!=|>=|<=|>|<)\s*[\d.e+-]+\s*$", "", expr)
     return rules

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pandas as pd
 import typer
@@ -9,9 +11,10 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from producer import data
+from schemas import artifacts
 from schemas.settings import build, flags_from
-from schemas.topics import KafkaSettings
-from trainer import artifacts
+from schemas.topics import KafkaSettings, ensure_topics
+from trainer import versions
 from trainer.features import TrainingDataError
 from trainer.settings import TrainerSettings
 from trainer.train import fit
@@ -31,12 +34,26 @@ def select_window(frame: pd.DataFrame, since: str | None, until: str | None) -> 
     return window.reset_index(drop=True)
 
 
-def publish(kafka: KafkaSettings, metadata: dict, path: str) -> None:
+def publish(kafka: KafkaSettings, metadata: dict, path: Path) -> None:
+    """The version's files on model.artifacts, then the announcement on model.updates naming
+    where they are, so that workers on any machine can load it."""
     from confluent_kafka import Producer
 
-    producer = Producer(kafka.librdkafka())
-    producer.produce(kafka.model_updates_topic, key=b"clv", value=orjson.dumps(
-        {"model": "clv", "version": metadata["version"], "path": path, "holdout": metadata["holdout"]}))
+    ensure_topics(kafka, [kafka.model_artifacts_topic], partitions=1, config=artifacts.ARTIFACTS_TOPIC_CONFIG)
+    ensure_topics(kafka, [kafka.model_updates_topic])
+    producer = Producer(kafka.librdkafka(**{"enable.idempotence": True, "acks": "all",
+                                            "message.max.bytes": artifacts.MAX_PACKED_BYTES}))
+    version, packed, stored = metadata["version"], artifacts.pack(path), []
+    producer.produce(kafka.model_artifacts_topic, key=version.encode(), value=packed,
+                     on_delivery=lambda error, msg: stored.append((error, msg)))
+    if producer.flush(30) or not stored or stored[0][0] is not None:
+        raise RuntimeError(f"could not deliver to {kafka.model_artifacts_topic}: "
+                           f"{stored[0][0] if stored else 'timed out'}")
+    where = stored[0][1]
+    producer.produce(kafka.model_updates_topic, key=b"clv", value=orjson.dumps({
+        "model": "clv", "version": version, "path": str(path), "holdout": metadata["holdout"],
+        "artifact": {"topic": where.topic(), "partition": where.partition(), "offset": where.offset(),
+                     "bytes": len(packed)}}))
     if producer.flush(30):
         raise RuntimeError(f"could not deliver to {kafka.model_updates_topic}")
 
@@ -60,13 +77,13 @@ def run(**overrides: str | None) -> None:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     source = f"topic {kafka.transactions_topic}" if settings.from_topic else str(settings.data)
-    version, path = artifacts.save(settings.models_dir, trained, frame, settings.horizon_days, source)
+    version, path = versions.save(settings.models_dir, trained, frame, settings.horizon_days, source)
     h = trained.holdout
     console.print(f"model {version} ({trained.name}) in {path}: holdout MAE {h['mae']:.1f} vs naive "
                   f"{h['baseline_mae']:.1f}, RMSE {h['rmse']:.1f}, R² {h['r2']:.3f}")
     if settings.publish:
         try:
-            publish(kafka, orjson.loads((path / "metadata.json").read_bytes()), str(path))
+            publish(kafka, orjson.loads((path / artifacts.METADATA).read_bytes()), path)
         except Exception as error:  # confluent-kafka errors carry their own codes
             console.print(f"[yellow]saved, but not announced on {kafka.model_updates_topic}: "
                           f"{error}[/yellow]")

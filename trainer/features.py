@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.features import cancellations, clv_features, epoch_seconds_of
+from schemas.features import (
+    CUSTOMER_IDLE_DAYS,
+    INVOICE_GRACE,
+    cancellations,
+    clv_features,
+    epoch_seconds_of,
+)
 
 
 class TrainingDataError(ValueError):
@@ -26,9 +32,33 @@ def line_totals(frame: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def customer_features(rows: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
-    """One row per customer seen before ``cutoff``; ``rows`` from line_totals()."""
+def history(rows: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Each customer's lines before ``cutoff`` that count: since their last absence of more
+    than CUSTOMER_IDLE_DAYS, and none for a customer idle that long at the cutoff (rows keep
+    their order)."""
     past = rows[rows["InvoiceDate"] < cutoff]
+    by_time = past.sort_values(["CustomerID", "InvoiceDate"], kind="stable")
+    idle = pd.Timedelta(days=CUSTOMER_IDLE_DAYS)
+    customer = by_time["CustomerID"]
+    life = (by_time.groupby("CustomerID")["InvoiceDate"].diff() > idle).groupby(customer).cumsum()
+    current = life == life.groupby(customer).transform("max")
+    last = by_time["InvoiceDate"].groupby(customer).transform("max")
+    keep = current & (cutoff - last <= idle)
+    return past[keep.reindex(past.index)]
+
+
+def invoice_counts(past: pd.DataFrame) -> pd.Series:
+    """Invoices per customer; an invoice number seen again more than INVOICE_GRACE after
+    its last line counts anew."""
+    lines = past.sort_values(["CustomerID", "InvoiceNo", "InvoiceDate"], kind="stable")
+    gap = lines.groupby(["CustomerID", "InvoiceNo"])["InvoiceDate"].diff()
+    anew = gap.isna() | (gap > pd.Timedelta(seconds=INVOICE_GRACE))
+    return anew.groupby(lines["CustomerID"]).sum()
+
+
+def customer_features(rows: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+    """One row per customer with a history before ``cutoff``; ``rows`` from line_totals()."""
+    past = history(rows, cutoff)
     if past.empty:
         raise TrainingDataError(f"no customer purchases before {cutoff:%Y-%m-%d}")
     grouped = past.groupby("CustomerID")
@@ -39,7 +69,7 @@ def customer_features(rows: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: in
         cutoff.timestamp(),
         first=pd.Series(epoch_seconds_of(times.min()), index=customers),
         last=pd.Series(epoch_seconds_of(times.max()), index=customers),
-        invoices=grouped["InvoiceNo"].nunique(), monetary=grouped["total"].sum(),
+        invoices=invoice_counts(past).reindex(customers), monetary=grouped["total"].sum(),
         lines=grouped.size(), cancelled=grouped["cancelled"].sum(),
         recent_spend=recent.groupby("CustomerID")["total"].sum().reindex(customers, fill_value=0.0))
 

@@ -1,29 +1,33 @@
 """Running per-customer aggregates of one partition: what the CLV features are made of.
 
 Kept as plain lists per customer so an event costs a few dict and list operations; the
-features themselves are built only at a cutoff (schemas.features.clv_features, the
+features themselves are built only at a cutoff (``schemas.features.clv_features``, the
 definition the trainer uses too).
+
+Memory follows the live customer population, not the stream: spend older than H before
+the watermark is dropped (on arrival, and by ``prune``), invoice numbers are kept only
+while a line of theirs could still arrive (``INVOICE_GRACE``), and a customer idle for
+``CUSTOMER_IDLE_DAYS`` is forgotten — the trainer defines a customer's history the same
+way, so in event-time order the streamed features equal the trainer's.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import pandas as pd
 
-from schemas.features import DAY, clv_features
+from schemas.features import CUSTOMER_IDLE_DAYS, DAY, INVOICE_GRACE, clv_features
 from schemas.transaction import is_cancellation
 
-FIRST, LAST, MONETARY, LINES, CANCELLED, INVOICES, RECENT = range(7)
+FIRST, LAST, MONETARY, LINES, CANCELLED, FREQUENCY, INVOICES, RECENT = range(8)
 
 
 class CustomerStore:
     """Aggregates per customer; ``recent`` keeps (time, total) of the last H days only.
 
     >>> store = CustomerStore(horizon_days=30)
-    >>> store.add(17850, 0.0, "536365", 15.3)
-    >>> store.add(17850, DAY, "C536379", -5.0)
+    >>> store.add(17850, 0.0, "536365", 15.3, watermark=0.0)
+    >>> store.add(17850, DAY, "C536379", -5.0, watermark=DAY)
     >>> x = store.features(cutoff=2 * DAY)
     >>> x.loc[17850, ["frequency", "monetary", "returns_share", "recency_days"]].tolist()
     [2.0, 10.3, 0.5, 1.0]
@@ -31,16 +35,18 @@ class CustomerStore:
 
     def __init__(self, horizon_days: int) -> None:
         self.horizon = horizon_days * DAY
+        self.idle = CUSTOMER_IDLE_DAYS * DAY
         self.customers: dict[int, list] = {}
 
     def __len__(self) -> int:
         return len(self.customers)
 
-    def add(self, customer: int, when: float, invoice: str, total: float) -> None:
+    def add(self, customer: int, when: float, invoice: str, total: float, watermark: float) -> None:
+        """One line; ``watermark`` is the largest event time the partition has seen."""
         state = self.customers.get(customer)
-        if state is None:
-            self.customers[customer] = [when, when, total, 1, is_cancellation(invoice), {invoice},
-                                        deque([(when, total)])]
+        if state is None or when - state[LAST] > self.idle:  # new, or back after a long absence
+            self.customers[customer] = [when, when, total, 1, int(is_cancellation(invoice)), 1,
+                                        {invoice: when}, [(when, total)]]
             return
         if when < state[FIRST]:
             state[FIRST] = when
@@ -49,35 +55,50 @@ class CustomerStore:
         state[MONETARY] += total
         state[LINES] += 1
         state[CANCELLED] += is_cancellation(invoice)
-        state[INVOICES].add(invoice)
-        state[RECENT].append((when, total))
+        invoices = state[INVOICES]
+        seen = invoices.get(invoice)
+        if seen is None or when - seen > INVOICE_GRACE:
+            state[FREQUENCY] += 1
+        if when >= watermark - INVOICE_GRACE:
+            invoices[invoice] = when if seen is None else max(seen, when)
+        if when >= watermark - self.horizon:  # older spend is before every cutoff still to come
+            state[RECENT].append((when, total))
 
     def monetary(self, customers: np.ndarray) -> np.ndarray:
         get = self.customers.get
         return np.array([get(c, (0, 0, 0.0))[MONETARY] for c in customers.tolist()], np.float64)
 
     def prune(self, now: float) -> None:
-        """Forget spend older than H before ``now``."""
-        since = now - self.horizon
-        for state in self.customers.values():
+        """Forget what no cutoff from ``now`` on needs: spend older than H, invoice numbers
+        past their grace, customers idle for longer than CUSTOMER_IDLE_DAYS."""
+        since, grace, idle = now - self.horizon, now - INVOICE_GRACE, now - self.idle
+        expired = []
+        for customer, state in self.customers.items():
+            if state[LAST] < idle:
+                expired.append(customer)
+                continue
             recent = state[RECENT]
-            while recent and recent[0][0] < since:
-                recent.popleft()
+            if recent and min(recent)[0] < since:
+                state[RECENT] = [entry for entry in recent if entry[0] >= since]
+            invoices = state[INVOICES]
+            if invoices and min(invoices.values()) < grace:
+                state[INVOICES] = {i: t for i, t in invoices.items() if t >= grace}
+        for customer in expired:
+            del self.customers[customer]
 
     def features(self, cutoff: float) -> pd.DataFrame:
-        """Features of every customer seen so far, at ``cutoff`` (epoch seconds)."""
+        """Features of every customer with history before ``cutoff`` (epoch seconds)."""
         self.prune(cutoff)
         ids, first, last, invoices, monetary, lines, cancelled, recent_spend = ([] for _ in range(8))
         for customer, state in self.customers.items():
-            recent = state[RECENT]
             ids.append(customer)
             first.append(state[FIRST])
             last.append(state[LAST])
-            invoices.append(len(state[INVOICES]))
+            invoices.append(state[FREQUENCY])
             monetary.append(state[MONETARY])
             lines.append(state[LINES])
             cancelled.append(state[CANCELLED])
-            recent_spend.append(sum(total for when, total in recent if when < cutoff))
+            recent_spend.append(sum(total for when, total in state[RECENT] if when < cutoff))
         frame = clv_features(cutoff, first, last, invoices, monetary, lines, cancelled, recent_spend)
         frame.index = pd.Index(ids, name="CustomerID")
         return frame

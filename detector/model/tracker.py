@@ -18,6 +18,10 @@ Three model checks, each alarming on its own:
   (bounded in [0, 1], uniform while errors look like the holdout's).
 Rolling MAE/RMSE over the last ``error_window`` scored predictions sit beside the holdout
 figures and the naive baseline (spend in the last H days repeated) on the same customers.
+
+Everything a partition accumulates (customers, pending predictions, error statistics,
+counts) is its ``TrackerState``, which moves with the partition; ``ModelTracker`` holds
+the model and the logic.
 """
 
 from __future__ import annotations
@@ -71,12 +75,26 @@ class Pending:
 
 
 @dataclass
-class PartitionState:
+class TrackerState:
+    """One partition's model tracking."""
+
     store: CustomerStore
-    first_time: float
-    next_cutoff: float
+    model_version: str | None = None  # the model its predictions and error statistics belong to
+    first_time: float = math.nan  # first event time seen: the burn-in starts there
+    next_cutoff: float = math.nan
+    watermark: float = -math.inf
     pending: deque[Pending] = field(default_factory=deque)
     drifted: dict[str, bool] = field(default_factory=dict)  # per model check, for rising edges
+    predictions: int = 0
+    scored: int = 0
+    # The last error_window scores: (cutoff, model errors, naive errors) per scored cutoff.
+    errors: deque[tuple[float, np.ndarray, np.ndarray]] = field(default_factory=deque)
+    error_count: int = 0
+    error_check: AdwinCheck | None = None
+
+    @property
+    def pending_count(self) -> int:
+        return sum(p.customers.size for p in self.pending)
 
 
 @dataclass
@@ -93,80 +111,69 @@ class ModelOutcome:
 class ModelTracker:
     def __init__(self, config: ModelConfig, model: LoadedModel | None = None) -> None:
         self.config = config
-        self.partitions: dict[int, PartitionState] = {}
-        self.model: LoadedModel | None = None
-        self.version = "none"
-        self.predictions = 0
-        self.scored = 0
-        self._errors: deque[np.ndarray] = deque()
-        self._naive_errors: deque[np.ndarray] = deque()
-        self._window = 0
-        self.error_check: AdwinCheck | None = None
-        if model is not None:
-            self.swap(model)
+        self.model = model
 
-    def swap(self, model: LoadedModel) -> None:
-        """Use a new model: pending predictions of the old one are dropped, error stats reset."""
-        dropped = self.pending
-        if dropped:
-            log.info("model %s replaces %s: %d pending predictions of the old model dropped",
-                     model.version, self.version, dropped)
-        self.model, self.version = model, model.version
-        for state in self.partitions.values():
-            state.pending.clear()
-            state.drifted.clear()
-            state.store.horizon = model.horizon_days * DAY
-        self._errors.clear()
-        self._naive_errors.clear()
-        self._window = 0
-        self.error_check = AdwinCheck("error", np.abs(model.holdout_errors), self.config.adwin_delta)
-
-    def __getstate__(self) -> dict:
-        """Checkpoints keep the version, not the model: it is reloaded from its directory."""
-        return {**self.__dict__, "model": None}
+    @property
+    def version(self) -> str | None:
+        return self.model.version if self.model else None
 
     @property
     def horizon(self) -> float:
         days = self.model.horizon_days if self.model else DEFAULT_HORIZON_DAYS
         return days * DAY
 
-    @property
-    def pending(self) -> int:
-        return sum(p.customers.size for s in self.partitions.values() for p in s.pending)
+    def new_state(self) -> TrackerState:
+        return self.adopt(TrackerState(CustomerStore(int(self.horizon / DAY))))
 
-    @property
-    def customers(self) -> int:
-        return sum(len(s.store) for s in self.partitions.values())
+    def adopt(self, state: TrackerState) -> TrackerState:
+        """Make a partition's state follow the model in use: a state of another model (a swap,
+        or restored from where an older model ran) drops its pending predictions and error
+        statistics; its customers stay."""
+        if state.model_version == self.version and (state.error_check or not self.model):
+            return state
+        if state.pending:
+            log.info("model %s replaces %s: %d pending predictions of the old model dropped",
+                     self.version, state.model_version, state.pending_count)
+        state.model_version = self.version
+        state.pending.clear()
+        state.drifted.clear()
+        state.errors.clear()
+        state.error_count = 0
+        state.store.horizon = self.horizon
+        state.error_check = None if self.model is None else AdwinCheck(
+            "error", np.abs(self.model.holdout_errors), self.config.adwin_delta)
+        return state
 
-    def update(self, partition: int, customers: list, invoices: list, totals: list,
+    def update(self, state: TrackerState, customers: list, invoices: list, totals: list,
                times: list) -> list[ModelOutcome]:
         """Feed one partition's events in order (customer None = anonymous: not a CLV customer)."""
-        state = self.partitions.get(partition)
-        if state is None:
-            state = self.partitions[partition] = PartitionState(
-                CustomerStore(int(self.horizon / DAY)), times[0],
-                math.ceil(times[0] / (self.config.step_days * DAY)) * self.config.step_days * DAY)
+        if math.isnan(state.first_time):
+            step = self.config.step_days * DAY
+            state.first_time = times[0]
+            state.next_cutoff = math.ceil(times[0] / step) * step
         out: list[ModelOutcome] = []
         add = state.store.add
         mark = self._next_mark(state)
+        watermark = state.watermark
         for i, (customer, invoice, total, when) in enumerate(zip(customers, invoices, totals, times,
                                                                  strict=True)):
             if when >= mark:
                 out.extend(self._pass(state, when, i))
                 mark = self._next_mark(state)
+            if when > watermark:
+                watermark = when
             if customer is not None:
-                add(customer, when, invoice, total)
+                add(customer, when, invoice, total, watermark)
+        state.watermark = watermark
         return out
 
-    def _next_mark(self, state: PartitionState) -> float:
+    def _next_mark(self, state: TrackerState) -> float:
         due = state.pending[0].cutoff + self.horizon if state.pending else math.inf
         return min(state.next_cutoff, due)
 
-    def _pass(self, state: PartitionState, when: float, position: int) -> list[ModelOutcome]:
+    def _pass(self, state: TrackerState, when: float, position: int) -> list[ModelOutcome]:
         """Event time reached ``when``: score what is due, then predict at passed cutoffs."""
         out = []
-        if self.model is None:  # restored without its model: nothing to score with
-            state.pending.clear()
         while state.pending and state.pending[0].cutoff + self.horizon <= when:
             out.extend(self._score(state, state.pending.popleft(), position))
         step = self.config.step_days * DAY
@@ -178,12 +185,12 @@ class ModelTracker:
             out.extend(self._predict(state, cutoff, position))
         return out
 
-    def _predict(self, state: PartitionState, cutoff: float, position: int) -> list[ModelOutcome]:
+    def _predict(self, state: TrackerState, cutoff: float, position: int) -> list[ModelOutcome]:
         x = state.store.features(cutoff)
         if x.empty:
             return []
         predictions = self.model.predict(x)
-        self.predictions += predictions.size
+        state.predictions += predictions.size
         state.pending.append(Pending(cutoff, x.index.to_numpy(), predictions,
                                      x["spend_last_horizon"].clip(lower=0).to_numpy(),
                                      x["monetary"].to_numpy()))
@@ -197,43 +204,44 @@ class ModelTracker:
         return [self._outcome(state, result, position, cutoff, predictions.size)]
 
     @staticmethod
-    def _outcome(state: PartitionState, result: Verdict, position: int, cutoff: float,
+    def _outcome(state: TrackerState, result: Verdict, position: int, cutoff: float,
                  size: int) -> ModelOutcome:
         """Alarm on the rising edge of a check's state in this partition."""
         alarm = result.drifted and not state.drifted.get(result.test, False)
         state.drifted[result.test] = result.drifted
         return ModelOutcome(result, alarm, position, cutoff, size)
 
-    def _score(self, state: PartitionState, pending: Pending, position: int) -> list[ModelOutcome]:
+    def _score(self, state: TrackerState, pending: Pending, position: int) -> list[ModelOutcome]:
         realised = np.clip(state.store.monetary(pending.customers) - pending.monetary_at_cutoff, 0, None)
         errors = pending.predictions - realised
-        self.scored += errors.size
-        self._errors.append(errors)
-        self._naive_errors.append(pending.naive - realised)
-        self._window += errors.size
-        while self._window - self._errors[0].size >= self.config.error_window:
-            self._window -= self._errors.popleft().size
-            self._naive_errors.popleft()
+        state.scored += errors.size
+        state.errors.append((pending.cutoff, errors, pending.naive - realised))
+        state.error_count += errors.size
+        while state.error_count - state.errors[0][1].size >= self.config.error_window:
+            state.error_count -= state.errors.popleft()[1].size
         c = self.config
         if errors.size < MIN_PREDICTIONS:
             return []
         in_range = OutOfRangeCheck("error", self.model.holdout_errors, errors.size, c.alpha,
                                    c.error_min_share)
         out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors.size)]
-        self.error_check.update(np.abs(errors))
+        state.error_check.update(np.abs(errors))
         # every ADWIN detection is an alarm (it drops the old part of its window after one)
-        verdict = self.error_check.evaluate(None)
+        verdict = state.error_check.evaluate(None)
         out.append(ModelOutcome(verdict, verdict.drifted, position, pending.cutoff, errors.size))
         return out
 
-    def performance(self) -> dict[str, float]:
-        """Rolling figures over the last ``error_window`` scores, beside the holdout's."""
+    def performance(self, states: list[TrackerState]) -> dict[str, float]:
+        """Rolling figures over the last ``error_window`` scores of the given partitions' states
+        (by cutoff; at equal cutoffs, in the order given), beside the holdout's."""
         figures = {"mae": math.nan, "rmse": math.nan, "naive_mae": math.nan}
-        if self._errors:
-            errors = np.concatenate(self._errors)[-self.config.error_window:]
-            naive = np.concatenate(self._naive_errors)[-self.config.error_window:]
-            figures = {"mae": float(np.abs(errors).mean()), "rmse": float(np.sqrt((errors ** 2).mean())),
-                       "naive_mae": float(np.abs(naive).mean())}
+        scored = sorted((entry for s in states for entry in s.errors), key=lambda entry: entry[0])
+        if scored:
+            window = self.config.error_window
+            e = np.concatenate([errors for _, errors, _ in scored])[-window:]
+            n = np.concatenate([naive for _, _, naive in scored])[-window:]
+            figures = {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e ** 2).mean())),
+                       "naive_mae": float(np.abs(n).mean())}
         holdout = self.model.holdout if self.model else {}
         figures.update({"holdout_mae": holdout.get("mae", math.nan),
                         "holdout_rmse": holdout.get("rmse", math.nan),

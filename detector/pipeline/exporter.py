@@ -1,23 +1,28 @@
-"""What the pipeline shows on /metrics after each batch.
+"""What the pipeline shows on /metrics.
 
-Drift scores are per partition (each has its own window); the metrics show, per feature
-and test, the partition closest to (or furthest past) its threshold, so a drifted
-partition is never hidden by quiet ones.
+Per owned partition: the counts its state holds (they move with it, so the fleet's sum is
+exact whichever worker processed what) and its lag. Per worker, over the partitions it
+owns: drift scores — per feature and test, the partition closest to (or furthest past)
+its threshold, so a drifted partition is never hidden by quiet ones — window fills, the
+watermark and the model's figures. Prometheus recording rules combine the workers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from detector.drift.checks import Verdict
 from detector.drift.monitor import MonitorConfig, Outcome
 from detector.metrics import Metrics
-from detector.pipeline.state import PipelineState
+from detector.model.tracker import ModelTracker
+from detector.pipeline.state import PartitionState
 from schemas.features import FEATURES
 
 
 class MetricsExporter:
     def __init__(self, metrics: Metrics, config: MonitorConfig) -> None:
         self.metrics = metrics
-        self.latest: dict[int, Outcome] = {}  # each partition's latest evaluation
+        self.latest: dict[int, Outcome] = {}  # each owned partition's latest evaluation
         self._evaluated = False
         metrics.window_events.labels("reference").set(config.reference_size)
         metrics.window_events.labels("current").set(config.window_size)
@@ -29,17 +34,27 @@ class MetricsExporter:
         self._evaluated = True
         self.metrics.evaluations.inc()
 
-    def batch(self, state: PipelineState) -> None:
-        """After a batch that processed events: evaluations, watermark, fills, model state."""
+    def partition(self, state: PartitionState) -> None:
+        label = str(state.partition)
+        m = self.metrics
+        m.state_events.labels(label).set(state.events)
+        m.state_evaluations.labels(label).set(state.evaluations)
+        m.state_predictions.labels(label).set(state.tracker.predictions)
+        m.state_scored.labels(label).set(state.tracker.scored)
+
+    def batch(self, states: Iterable[PartitionState], tracker: ModelTracker) -> None:
+        """After a batch that processed events, or a change of ownership."""
+        states = list(states)
         if self._evaluated:
             self._export_evaluations()
             self._evaluated = False
+        if not states:
+            return
         m = self.metrics
-        m.watermark.set(state.watermark)
-        monitors = state.monitors.values()
-        m.fill(min(x.warmup_fill for x in monitors), min(x.window_fill for x in monitors))
-        m.model_pending.set(state.model_tracker.pending)
-        m.model_customers.set(state.model_tracker.customers)
+        m.watermark.set(max(s.watermark for s in states))
+        m.fill(min(s.monitor.warmup_fill for s in states), min(s.monitor.window_fill for s in states))
+        m.model_pending.set(sum(s.tracker.pending_count for s in states))
+        m.model_customers.set(sum(len(s.tracker.store) for s in states))
 
     def _export_evaluations(self) -> None:
         worst: dict[tuple[str, str], Verdict] = {}

@@ -61,13 +61,14 @@ def dead_letter(msg: Message, reason: str, detail: str) -> DeadLetter:
 
 
 def decode_batch(messages: list[Message], limits: Limits, seen: dict[int, int]) -> DecodedBatch:
-    """Valid rows per partition and dead letters, skipping what ``seen`` (the last offset
-    already in the state, per partition) holds: redeliveries after a restart."""
+    """Valid rows per partition and dead letters, skipping every message at or below the
+    last offset taken (``seen``: what the state already holds, per partition): redeliveries
+    after a restart or a rebalance, also within one batch."""
     out = DecodedBatch()
     for msg in messages:
-        if msg.offset <= seen.get(msg.partition, -1):
-            continue
         part = out.partitions.get(msg.partition)
+        if msg.offset <= (seen.get(msg.partition, -1) if part is None else part.last_offset):
+            continue
         if part is None:
             part = out.partitions[msg.partition] = PartitionRows()
         part.last_offset = msg.offset

@@ -1,17 +1,19 @@
 """Per batch of Kafka messages: decode → DLQ or features → monitors → metrics, events, report.
 
-One DriftMonitor per partition: rows are keyed by customer, so each partition carries its
-own customer (and country) mix, and only within a partition is the order exchangeable.
-The model tracker keeps per-customer state per partition for the same reason. With a
-model, its profile is every partition's reference; without one, each partition warms up
-its own. Synchronous and broker-free: the Faust agent hands it messages and sends what it
-returns.
+Each input partition has its own state (detector/pipeline/state.py): rows are keyed by
+customer, so each partition carries its own customer (and country) mix, and only within
+a partition is the order exchangeable. A partition's state is created, or restored with
+``load_state`` (from the state topic), before any of its messages is processed; it is
+released when the partition is revoked. With a model, its profile is every partition's
+reference; without one, each partition warms up its own. Synchronous and broker-free: the
+runtime hands it messages and sends what it returns.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +26,13 @@ from detector.pipeline.exporter import MetricsExporter
 from detector.pipeline.messages import DeadLetter, Message, PartitionRows, decode_batch
 from detector.pipeline.replay_tracker import ReplayTracker
 from detector.pipeline.report import build_report, write_report
-from detector.pipeline.state import PipelineState
+from detector.pipeline.state import PartitionState
 from schemas import drift_event
 from schemas.features import columns
 from schemas.transaction import DEFAULT_LIMITS, Limits
 
 log = logging.getLogger(__name__)
+StateLoader = Callable[[str, int], "PartitionState | None"]
 
 
 @dataclass
@@ -41,13 +44,15 @@ class BatchOutput:
 class Pipeline:
     def __init__(self, config: MonitorConfig, metrics: Metrics, reports_dir: Path,
                  model_config: ModelConfig | None = None, model: LoadedModel | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, load_state: StateLoader | None = None) -> None:
         self.config = config
         self.limits = limits
         self.metrics = metrics
         self.reports_dir = reports_dir
-        self.state = PipelineState(ModelTracker(model_config or ModelConfig()))
-        self.model: LoadedModel | None = None
+        self.load_state = load_state or (lambda topic, partition: None)
+        self.tracker = ModelTracker(model_config or ModelConfig())
+        self.partitions: dict[int, PartitionState] = {}  # owned
+        self._saved: dict[int, int] = {}  # offset each owned state had when last saved or restored
         self.exporter = MetricsExporter(metrics, config)
         self.replays = ReplayTracker()
         self._report: drift_event.DriftEvent | None = None  # the batch's last alarm
@@ -55,83 +60,116 @@ class Pipeline:
             self.use_model(model)
 
     @property
+    def model(self) -> LoadedModel | None:
+        return self.tracker.model
+
+    @property
     def model_version(self) -> str | None:
-        return self.model.version if self.model else None
+        return self.tracker.version
 
     def use_model(self, model: LoadedModel) -> None:
         """Swap model and reference without a restart: windows and error statistics reset."""
-        self.model = model
-        self.state.model_version = model.version
-        self.state.model_tracker.swap(model)
-        for monitor in self.state.monitors.values():
-            monitor.set_reference(model.reference)
+        self.tracker.model = model
+        for state in self.partitions.values():
+            self._follow_model(state)
         self.exporter.latest.clear()
         self.metrics.using(model.version, model.version)
-        self.metrics.performance(self.state.model_tracker.performance())
+        self.metrics.performance(self.tracker.performance(self._tracker_states()))
         log.info("using model %s (H = %d days) and its reference profile", model.version,
                  model.horizon_days)
 
-    def monitor(self, partition: int) -> DriftMonitor:
-        monitors = self.state.monitors
-        if partition not in monitors:
-            monitors[partition] = DriftMonitor(self.config, self.model.reference if self.model else None)
-        return monitors[partition]
+    def _follow_model(self, state: PartitionState) -> None:
+        """A state built under another model (or none) takes this one's reference."""
+        if state.model_version != self.model_version and self.model is not None:
+            state.monitor.set_reference(self.model.reference)
+        self.tracker.adopt(state.tracker)
 
-    def restore(self, state: PipelineState) -> None:
-        """Continue from a saved state; with another model loaded now, its reference takes over."""
-        if not isinstance(state, PipelineState):
-            raise TypeError(f"expected a PipelineState, not {type(state).__name__}")
-        saved_version = state.model_version
-        self.state = state
-        self.metrics.processed.inc(state.processed)
-        self.metrics.model_predictions.inc(state.model_tracker.predictions)
-        self.metrics.model_scored.inc(state.model_tracker.scored)
-        if self.model is not None:
-            if saved_version == self.model.version:
-                state.model_tracker.model = self.model
-            else:
-                self.use_model(self.model)
+    def state(self, topic: str, partition: int) -> PartitionState:
+        """The partition's state: owned already, else restored, else new."""
+        state = self.partitions.get(partition)
+        if state is not None:
+            return state
+        started = time.perf_counter()
+        state = self.load_state(topic, partition)
+        if state is not None:
+            self.metrics.restore_seconds.observe(time.perf_counter() - started)
+            log.info("restored %s[%d]: %d events up to offset %d", topic, partition, state.events,
+                     state.offset)
+            self._follow_model(state)
+        else:
+            state = PartitionState(topic, partition,
+                                   DriftMonitor(self.config, self.model.reference if self.model else None),
+                                   self.tracker.new_state())
+        self.partitions[partition] = state
+        self._saved[partition] = state.offset
+        self.metrics.own(partition)
+        self.exporter.partition(state)
+        return state
+
+    def dirty(self) -> list[PartitionState]:
+        """Owned states that changed since they were last saved."""
+        return [s for p, s in self.partitions.items() if s.offset != self._saved[p]]
+
+    def saved(self, states: list[PartitionState], sizes: list[int]) -> None:
+        for state, size in zip(states, sizes, strict=True):
+            self._saved[state.partition] = state.offset
+            self.metrics.snapshot_bytes.labels(str(state.partition)).set(size)
+
+    def release(self, partitions: list[int]) -> list[PartitionState]:
+        """Let revoked partitions go (save them first): another worker may own them now."""
+        released = []
+        for partition in partitions:
+            state = self.partitions.pop(partition, None)
+            if state is not None:
+                released.append(state)
+                self._saved.pop(partition)
+                self.exporter.latest.pop(partition, None)
+                self.metrics.disown(partition)
+        self.exporter.batch(self.partitions.values(), self.tracker)
+        return released
 
     def process(self, messages: list[Message]) -> BatchOutput:
         started = time.perf_counter()
         out = BatchOutput()
-        state = self.state
-        decoded = decode_batch(messages, self.limits, state.offsets)
+        for msg in messages:  # every partition's state is in place before any message is decoded
+            self.state(msg.topic, msg.partition)
+        decoded = decode_batch(messages, self.limits, {p: s.offset for p, s in self.partitions.items()})
         for msg, letter in decoded.dead_letters:
             self.metrics.invalid_event(letter.reason)
             log.warning("invalid event topic=%s partition=%d offset=%d reason=%s",
                         msg.topic, msg.partition, msg.offset, letter.reason)
             out.dead_letters.append(letter)
         for partition, batch in decoded.partitions.items():
-            state.offsets[partition] = batch.last_offset
+            state = self.partitions[partition]
+            state.offset = batch.last_offset
             if batch.rows:
-                self._process_partition(partition, batch, out)
+                self._process_partition(state, batch, out)
+            self.exporter.partition(state)
         if any(batch.rows for batch in decoded.partitions.values()):
-            self.exporter.batch(state)
+            self.exporter.batch(self.partitions.values(), self.tracker)
         if self._report is not None:  # the report is the latest alarm: one write per batch
             self._write_report(self._report)
             self._report = None
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return out
 
-    def _process_partition(self, partition: int, batch: PartitionRows, out: BatchOutput) -> None:
-        state = self.state
+    def _process_partition(self, state: PartitionState, batch: PartitionRows, out: BatchOutput) -> None:
         rows = batch.rows
         triggers = [self.replays.observe(h) for h in batch.headers]
         cols = columns(rows)
         state.watermark = max(state.watermark, float(cols["event_time"].max()))
-        for outcome in self.monitor(partition).update(cols):
-            out.drift_events.extend(self._data_events(partition, outcome, triggers[outcome.position]))
-        for outcome in state.model_tracker.update(partition, [r.CustomerID for r in rows],
-                                                  [r.InvoiceNo for r in rows], cols["line_total"].tolist(),
-                                                  cols["event_time"].tolist()):
-            out.drift_events.append(self._model_event(partition, outcome, triggers[outcome.position]))
-        state.processed += len(rows)
+        for outcome in state.monitor.update(cols):
+            out.drift_events.extend(self._data_events(state, outcome, triggers[outcome.position]))
+        for outcome in self.tracker.update(state.tracker, [r.CustomerID for r in rows],
+                                           [r.InvoiceNo for r in rows], cols["line_total"].tolist(),
+                                           cols["event_time"].tolist()):
+            out.drift_events.append(self._model_event(state, outcome, triggers[outcome.position]))
+        state.events += len(rows)
         self.metrics.processed.inc(len(rows))
 
-    def _data_events(self, partition: int, outcome: Outcome, trigger: dict | None
+    def _data_events(self, state: PartitionState, outcome: Outcome, trigger: dict | None
                      ) -> list[tuple[bytes, bytes]]:
-        cfg = self.config
+        cfg, partition = self.config, state.partition
 
         def event(kind: str, results: list) -> drift_event.DriftEvent:
             return events.data_event(kind, partition, outcome, results, cfg.window_size, cfg.panes,
@@ -139,10 +177,11 @@ class Pipeline:
 
         out = []
         if outcome.kind == "evaluation":
+            state.evaluations += 1
             self.exporter.evaluation(partition, outcome)
             out.append((b"data", drift_event.encode(event("evaluation", outcome.results))))
         for alarm in outcome.alarms:
-            self.metrics.alarm(alarm)
+            self.metrics.alarm(alarm, partition)
             log.warning("drift alarm feature=%s test=%s statistic=%.4f threshold=%.4f partition=%d "
                         "events_processed=%d", alarm.feature, alarm.test, alarm.statistic,
                         alarm.threshold, partition, outcome.events_processed)
@@ -150,18 +189,17 @@ class Pipeline:
             out.append((alarm.feature.encode(), drift_event.encode(self._report)))
         return out
 
-    def _model_event(self, partition: int, outcome: ModelOutcome, trigger: dict | None
+    def _model_event(self, state: PartitionState, outcome: ModelOutcome, trigger: dict | None
                      ) -> tuple[bytes, bytes]:
-        tracker = self.state.model_tracker
-        result = outcome.result
-        self.metrics.model_check(result, outcome.alarm)
+        result, partition = outcome.result, state.partition
+        self.metrics.model_check(result, outcome.alarm, partition)
         if result.feature == "prediction":
             self.metrics.model_predictions.inc(outcome.size)
         elif result.test == "out_of_range":  # once per scored cutoff
             self.metrics.model_scored.inc(outcome.size)
-            self.metrics.performance(tracker.performance())
-        event = events.model_event(partition, outcome, self.state.processed + outcome.position + 1,
-                                   tracker.horizon, self.model_version, trigger)
+            self.metrics.performance(self.tracker.performance(self._tracker_states()))
+        event = events.model_event(partition, outcome, state.events + outcome.position + 1,
+                                   self.tracker.horizon, self.model_version, trigger)
         if outcome.alarm:
             log.warning("model alarm check=%s/%s statistic=%.4f threshold=%.4f partition=%d cutoff=%s",
                         result.feature, result.test, result.statistic, result.threshold, partition,
@@ -169,8 +207,13 @@ class Pipeline:
             self._report = event
         return b"model", drift_event.encode(event)
 
+    def _tracker_states(self) -> list:
+        """In partition order: the rolling figures take ties of cutoffs in that order."""
+        return [self.partitions[p].tracker for p in sorted(self.partitions)]
+
     def _write_report(self, alarm: drift_event.DriftEvent) -> None:
-        partition = alarm.partition
+        state = self.partitions[alarm.partition]
         write_report(self.reports_dir, build_report(
-            alarm, self.exporter.latest.get(partition), self.monitor(partition), self.config,
-            self.state.processed, self.model, self.state.model_tracker))
+            alarm, self.exporter.latest.get(alarm.partition), state, self.config,
+            sum(s.events for s in self.partitions.values()), self.model, self.tracker,
+            self._tracker_states()))

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import msgspec
 import orjson
 
-from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
+from detector.drift.monitor import MonitorConfig, Outcome
 from detector.model.loader import LoadedModel
-from detector.model.tracker import ModelTracker
+from detector.model.tracker import ModelTracker, TrackerState
+from detector.pipeline.state import PartitionState
 from schemas import drift_event
 from schemas.artifacts import atomic_write
 
 REPORT_NAME = "latest_drift_report.json"
 
 
-def build_report(alarm: drift_event.DriftEvent, latest: Outcome | None, monitor: DriftMonitor,
+def build_report(alarm: drift_event.DriftEvent, latest: Outcome | None, state: PartitionState,
                  config: MonitorConfig, processed: int, model: LoadedModel | None,
-                 tracker: ModelTracker) -> dict:
+                 tracker: ModelTracker, tracker_states: list[TrackerState]) -> dict:
+    monitor = state.monitor
     return {
         "alarm": msgspec.to_builtins(alarm),
+        "worker": socket.gethostname(),
+        "partition_events": state.events,
         "latest_evaluation": None if latest is None else {
             "partition": alarm.partition,
             "results": [{"feature": r.feature, "test": r.test, "statistic": r.statistic,
@@ -30,11 +35,12 @@ def build_report(alarm: drift_event.DriftEvent, latest: Outcome | None, monitor:
         "thresholds": [{"feature": f, "test": t, "threshold": v}
                        for f, t, v in (monitor.thresholds() if monitor.reference else [])],
         "alpha_per_test": config.alpha,
-        "events_processed_all_partitions": processed,
+        "events_processed_owned_partitions": processed,
         "model": None if model is None else {
             "version": model.version, "horizon_days": model.horizon_days,
-            "holdout": model.holdout, "performance": tracker.performance(),
-            "predictions": tracker.predictions, "scored": tracker.scored},
+            "holdout": model.holdout, "performance": tracker.performance(tracker_states),
+            "predictions": sum(s.predictions for s in tracker_states),
+            "scored": sum(s.scored for s in tracker_states)},
     }
 
 

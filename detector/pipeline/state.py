@@ -1,26 +1,64 @@
-"""Everything processing builds, as one typed object: what a checkpoint saves and restores."""
+"""Everything one input partition has built, as one typed object that moves with it.
+
+A partition's state is its drift monitor (reference, window), its model tracking
+(customers, pending predictions, error statistics), the last offset it covers and its
+counts. A snapshot is that object, versioned and compressed: written to Kafka before the
+offsets it covers are committed, read back by whichever worker owns the partition next.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import pickle
+from dataclasses import dataclass
 from typing import ClassVar
 
+import cramjam
+
 from detector.drift.monitor import DriftMonitor
-from detector.model.tracker import ModelTracker
+from detector.model.tracker import TrackerState
+
+MAGIC = b"DSS"
+
+
+class SnapshotError(ValueError):
+    """A snapshot that is damaged, foreign (another topic or partition) or of another format."""
 
 
 @dataclass
-class PipelineState:
-    """Per partition: its drift monitor and last offset (customer state and pending
-    predictions are per partition inside the model tracker); plus counts and the watermark.
-    The model itself is not kept: only its version, reloaded from the models directory."""
+class PartitionState:
+    FORMAT: ClassVar[int] = 3  # bump when the layout changes: older snapshots are ignored
 
-    FORMAT: ClassVar[int] = 2  # bump when the layout changes: older saved states are ignored
+    topic: str
+    partition: int
+    monitor: DriftMonitor
+    tracker: TrackerState
+    offset: int = -1  # the last offset processed, valid or not: everything up to it is in here
+    events: int = 0  # valid events this state has seen, whichever worker processed them
+    evaluations: int = 0
+    watermark: float = -math.inf  # the largest event time seen
 
-    model_tracker: ModelTracker
-    monitors: dict[int, DriftMonitor] = field(default_factory=dict)
-    offsets: dict[int, int] = field(default_factory=dict)  # last offset processed per partition
-    processed: int = 0
-    watermark: float = -math.inf
-    model_version: str | None = None
+    @property
+    def model_version(self) -> str | None:
+        return self.tracker.model_version
+
+    def snapshot(self) -> bytes:
+        body = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        return MAGIC + bytes([self.FORMAT]) + bytes(cramjam.zstd.compress(body, level=1))
+
+    @classmethod
+    def from_snapshot(cls, data: bytes | None, topic: str, partition: int) -> PartitionState:
+        """The state in a snapshot of ``topic``'s ``partition``, or SnapshotError."""
+        if not data or data[:3] != MAGIC:
+            raise SnapshotError("not a driftstream snapshot")
+        if data[3] != cls.FORMAT:
+            raise SnapshotError(f"snapshot format {data[3]}, this worker reads {cls.FORMAT}")
+        try:
+            state = pickle.loads(bytes(cramjam.zstd.decompress(data[4:])))  # noqa: S301 (our own state topic)
+        except Exception as error:  # truncated, corrupted: whatever it is, it is not a state
+            raise SnapshotError(f"unreadable snapshot: {type(error).__name__}: {error}") from None
+        if not isinstance(state, cls):
+            raise SnapshotError(f"a {type(state).__name__}, not a PartitionState")
+        if (state.topic, state.partition) != (topic, partition):
+            raise SnapshotError(f"the state of {state.topic}[{state.partition}], not {topic}[{partition}]")
+        return state

@@ -1,7 +1,10 @@
 """The Faust worker: a thin agent that hands batches to the pipeline process.
 
-Events are acked (so their offsets committed) only once the pipeline's checkpoint holds
-them: see detector/runtime/checkpoint.py.
+Offsets follow the state: events are acked (so their offsets committed) only once the
+pipeline answers that the state topic holds a snapshot covering them. On revocation the
+revoked partitions' states are saved (and their events acked) before Faust lets them go;
+the next owner restores them before processing any of their events and skips the events
+a snapshot already covers (runtime/state_store.py, pipeline/pipeline.py).
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import asyncio
 import logging
 
 import faust
-import orjson
 
 from detector.runtime.pipeline_process import PipelineProcess
 from detector.runtime.settings import DetectorSettings
@@ -39,7 +41,7 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings) -> 
         value_serializer="raw",
         key_serializer="raw",
         broker_session_timeout=settings.session_timeout,
-        stream_wait_empty=False,  # unacked events wait for a checkpoint, not for shutdown
+        stream_wait_empty=False,  # unacked events wait for a snapshot, not for shutdown
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
     )
 
@@ -47,19 +49,14 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings) -> 
 def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: PipelineProcess) -> faust.App:
     app = faust_app(settings.app_id, settings, kafka)
     source = app.topic(kafka.transactions_topic)
-    dlq = app.topic(kafka.dlq_topic)
-    events = app.topic(kafka.drift_events_topic)
-    updates = app.topic(kafka.model_updates_topic)
     processed_offsets: dict = {}
-    unacked: list = []  # processed, not yet in a checkpoint
+    unacked: list = []  # processed, not yet in a snapshot
     streams: list = []
-    lock = asyncio.Lock()  # one batch, checkpoint or shutdown at a time
+    lock = asyncio.Lock()  # one batch, checkpoint, revocation, assignment or shutdown at a time
     stopping = asyncio.Event()
+    owned: set[int] = set()  # partitions whose states are in place, changed only under the lock
 
     async def ack_all() -> None:
-        """Ack what the checkpoint holds, once its dead letters and drift events are delivered
-        (acked offsets get committed: nothing they produced may still be in a buffer)."""
-        await app.producer.flush()
         for event in unacked:
             await streams[0].ack(event)
         unacked.clear()
@@ -71,27 +68,27 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             async with lock:
                 if stopping.is_set():  # left unacked: redelivered to the next owner, skipped there
                     continue
-                await process(batch)
+                # A batch taken before a revocation may hold events of partitions now owned
+                # elsewhere: they are the new owner's to process.
+                await process([e for e in batch if e.message.partition in owned])
 
     async def process(batch) -> None:
+        if not batch:
+            return
         messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
                     for m in (e.message for e in batch)]
         try:
-            dead_letters, drift_events, checkpointed = await pipeline.process(messages)
+            saved = await pipeline.process(messages)
         except Exception as error:
             # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
             # Faust restart a lone agent that would skip or stall the batch.
             log.exception("pipeline failed; stopping the worker")
             await app.crash(error)
             return
-        for letter in dead_letters:
-            await dlq.send(key=letter.key, value=letter.value, headers=letter.headers)
-        for key, value in drift_events:
-            await events.send(key=key, value=value)
         for e in batch:
             processed_offsets[e.message.tp] = e.message.offset
         unacked.extend(batch)
-        if checkpointed:
+        if saved:
             await ack_all()
 
     @app.timer(interval=settings.checkpoint_seconds)
@@ -100,24 +97,46 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             if unacked and not stopping.is_set() and await pipeline.checkpoint():
                 await ack_all()
 
+    @app.on_partitions_revoked.connect
+    async def save_revoked(app: faust.App, revoked: set, **_: object) -> None:
+        """Save the revoked partitions' states, then commit their offsets, before another
+        worker takes them (Faust itself forgets the acks of revoked partitions)."""
+        revoked = {tp for tp in revoked if tp.topic == kafka.transactions_topic}
+        if not revoked:
+            return
+        partitions = sorted(tp.partition for tp in revoked)
+        async with lock:
+            owned.difference_update(partitions)
+            unacked[:] = [e for e in unacked if e.message.tp not in revoked]
+            offsets = {tp: processed_offsets.pop(tp) + 1 for tp in revoked if tp in processed_offsets}
+            if not await pipeline.release(partitions):
+                log.error("partitions %s revoked before their states could be saved: the next "
+                          "owner continues from the last snapshot", partitions)
+                return
+            committed = not offsets or await app.consumer._commit(offsets)  # noqa: SLF001 (no public API)
+            log.info("partitions %s revoked: states saved, offsets %s", partitions,
+                     "committed" if committed else "not committed (the next owner skips what the "
+                     "snapshot covers)")
+
+    @app.on_partitions_assigned.connect
+    async def restore_assigned(app: faust.App, assigned: set, **_: object) -> None:
+        """Restore the assigned partitions' states before any of their events is processed."""
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == kafka.transactions_topic)
+        async with lock:
+            await pipeline.assign(partitions)
+            owned.clear()
+            owned.update(partitions)
+        log.info("partitions %s assigned: states in place", partitions)
+
     @app.on_before_shutdown.connect
-    async def checkpoint_on_stop(app: faust.App, **_: object) -> None:
-        """A clean stop commits everything processed: checkpoint, ack, then Faust's consumer
+    async def save_on_stop(app: faust.App, **_: object) -> None:
+        """A clean stop commits everything processed: save, ack, then Faust's consumer
         commits the acked offsets as it stops (after this signal)."""
         async with lock:
             stopping.set()
             if unacked and await pipeline.checkpoint():
                 await ack_all()
-                log.info("stopped cleanly: state checkpointed and offsets acked")
-
-    @app.agent(updates, name="model-updates")
-    async def follow_models(stream):
-        async for value in stream:
-            try:
-                update = orjson.loads(value)
-                pipeline.model_update(str(update["version"]), update.get("path"))
-            except (orjson.JSONDecodeError, KeyError, TypeError) as error:
-                log.warning("ignoring a malformed model update (%s): %r", error, value[:200])
+                log.info("stopped cleanly: states saved and offsets acked")
 
     @app.timer(interval=2.0)
     async def report_lag() -> None:

@@ -1,9 +1,11 @@
 """The pipeline in a child process, so drift detection runs beside Faust, not inside it.
 
 Faust's event loop and its consumer thread share one GIL; every microsecond of detection
-there also stalls fetching. The child owns the pipeline, the Prometheus registry, the
-/metrics server and the checkpoint; the Faust agent sends it raw batches and awaits the
-result, and acks events only once a checkpoint holds them (nothing lost on a crash).
+there also stalls fetching. The child owns the pipeline, the Prometheus registry and the
+/metrics server, and everything it writes to Kafka (dead letters, drift events, state
+snapshots: runtime/outbox.py). The Faust agent sends it raw batches and acks them only
+once it answers that a snapshot on the state topic covers them (nothing lost on a crash).
+It follows model.updates itself (runtime/model_updates.py).
 """
 
 from __future__ import annotations
@@ -11,22 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import time
 from multiprocessing.connection import Connection
 
 from detector.runtime.settings import DetectorSettings
+from schemas.topics import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 
 class PipelineProcess:
-    def __init__(self, settings: DetectorSettings, topic: str) -> None:
+    def __init__(self, settings: DetectorSettings, kafka: KafkaSettings) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self.child = context.Process(target=_serve, args=(child, settings.model_dump(), topic),
-                                       name="driftstream-pipeline", daemon=True)
+        self.child = context.Process(target=_serve, args=(child, settings.model_dump(), kafka.model_dump()),
+                                     name="driftstream-pipeline", daemon=True)
         self._lock = asyncio.Lock()
 
-    def start(self, timeout: float = 60.0) -> int:
+    def start(self, timeout: float = 120.0) -> int:
         """Start the child; return its /metrics port, or raise with its error."""
         self.child.start()
         if not self._conn.poll(timeout):
@@ -36,27 +40,29 @@ class PipelineProcess:
             raise RuntimeError(detail)
         return detail
 
-    async def process(self, messages: list[tuple]) -> tuple[list, list, bool]:
-        """Dead letters, drift events, and whether a checkpoint now holds everything processed,
-        for a batch of (key, value, headers, topic, partition, offset)."""
+    async def _call(self, kind: str, payload: object) -> object:
         async with self._lock:
-            self._conn.send(("batch", messages))
-            loop = asyncio.get_running_loop()
-            kind, dead_letters, drift_events, checkpointed = await loop.run_in_executor(None, self._recv)
-        return dead_letters, drift_events, checkpointed
+            self._conn.send((kind, payload))
+            return await asyncio.get_running_loop().run_in_executor(None, self._recv)
+
+    async def process(self, messages: list[tuple]) -> bool:
+        """Process (key, value, headers, topic, partition, offset) messages; True when the state
+        topic now holds every state they went into (so their offsets may be committed)."""
+        return await self._call("batch", messages)
 
     async def checkpoint(self) -> bool:
-        """Checkpoint now if anything is unsaved; True when the checkpoint holds everything."""
-        async with self._lock:
-            self._conn.send(("checkpoint", None))
-            loop = asyncio.get_running_loop()
-            kind, checkpointed = await loop.run_in_executor(None, self._recv)
-        return checkpointed
+        """Save what changed; True when the state topic holds everything processed."""
+        return await self._call("checkpoint", None)
 
-    def model_update(self, version: str, path: str | None) -> None:
-        self._conn.send(("model", (version, path)))
+    async def release(self, partitions: list[int]) -> bool:
+        """Save revoked partitions' states and let them go; True once they are saved."""
+        return await self._call("release", partitions)
 
-    def _recv(self) -> tuple:
+    async def assign(self, partitions: list[int]) -> None:
+        """Have the assigned partitions' states in place (restored from the state topic)."""
+        await self._call("assign", partitions)
+
+    def _recv(self) -> object:
         try:
             return self._conn.recv()
         except EOFError:
@@ -68,93 +74,122 @@ class PipelineProcess:
     def stop(self) -> None:
         if self.child.is_alive():
             self._conn.send(("stop", None))
-            self.child.join(10)
+            self.child.join(30)
         if self.child.is_alive():
             self.child.terminate()
 
 
-def _serve(conn: Connection, settings_fields: dict, topic: str) -> None:
+def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
 
     from detector.metrics import Metrics
-    from detector.model import loader
     from detector.pipeline.messages import Message
     from detector.pipeline.pipeline import Pipeline
-    from detector.runtime.checkpoint import Checkpointer
+    from detector.runtime.outbox import Outbox
+    from detector.runtime.state_store import StateStore
 
-    settings = DetectorSettings(**settings_fields)
+    settings, kafka = DetectorSettings(**settings_fields), KafkaSettings(**kafka_fields)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
     try:
-        model = loader.load_latest(settings.models_dir)
-    except loader.ModelLoadError as error:
-        conn.send(("error", str(error)))
+        follower, model = _start_models(settings, kafka)
+        outbox = Outbox(kafka, settings.state_max_bytes)
+        store = StateStore(kafka, outbox, settings.app_id, kafka.transactions_topic, settings.state_max_bytes,
+                           on_rejected=metrics.state_rejected.inc)
+    except Exception as error:  # a broken model, an unreachable broker: one line, no traceback
+        conn.send(("error", str(error) or type(error).__name__))
         return
-
-    def fresh() -> tuple[CollectorRegistry, Pipeline]:
-        registry = CollectorRegistry()
-        return registry, Pipeline(settings.monitor, Metrics(registry), settings.reports_dir,
-                                  settings.model, model, settings.limits())
-
-    registry, pipeline = fresh()
-    checkpointer = Checkpointer(settings.data_dir / "pipeline-state.pkl", topic,
-                                settings.checkpoint_seconds)
-    saved = checkpointer.load()
-    if saved is not None:
-        try:
-            pipeline.restore(saved)
-            log.info("restored the checkpoint: %d events, offsets %s", pipeline.state.processed,
-                     pipeline.state.offsets)
-        except Exception as error:  # a state that loads but does not fit: start from Kafka
-            log.warning("ignoring checkpoint: cannot restore it: %s: %s", type(error).__name__, error)
-            checkpointer.rejected += 1
-            registry, pipeline = fresh()
-    pipeline.metrics.state_rejected.inc(checkpointer.rejected)
-    try:
+    pipeline = Pipeline(settings.monitor, metrics, settings.reports_dir, settings.model, model,
+                        settings.limits(), load_state=store.load)
+    try:  # /metrics answers once the worker is ready (a readiness probe for compose and tests)
         server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     except OSError as error:
         conn.send(("error", f"cannot serve /metrics on port {settings.metrics_port}: {error}"))
         return
     conn.send(("ready", server.server_port))
-    unsaved = False
+    last_save = time.monotonic()
 
-    def checkpoint() -> bool:
-        nonlocal unsaved
-        if unsaved:
-            checkpointer.save(pipeline.state)
-            unsaved = False
+    def save(states=None) -> bool:
+        nonlocal last_save
+        states = pipeline.dirty() if states is None else states
+        started = time.perf_counter()
+        sizes = store.save(states)
+        if sizes is None:
+            return False
+        pipeline.saved(states, sizes)
+        metrics.save_seconds.observe(time.perf_counter() - started)
+        last_save = time.monotonic()
         return True
 
     while True:
         try:
-            kind, payload = conn.recv()
+            if conn.poll(0.25):
+                kind, payload = conn.recv()
+            else:
+                kind, payload = "idle", None
         except EOFError:  # the worker is gone
             return
         if kind == "batch":
             out = pipeline.process([Message(*m) for m in payload])
-            unsaved = True
-            conn.send(("out", out.dead_letters, out.drift_events, checkpointer.due() and checkpoint()))
+            for letter in out.dead_letters:
+                outbox.send(kafka.dlq_topic, letter.key, letter.value, letter.headers)
+            for key, value in out.drift_events:
+                outbox.send(kafka.drift_events_topic, key, value)
+            conn.send(time.monotonic() - last_save >= settings.checkpoint_seconds and save())
         elif kind == "checkpoint":
-            conn.send(("checkpointed", checkpoint()))
-        elif kind == "model":
-            _update_model(pipeline, settings, *payload)
+            conn.send(save())
+        elif kind == "release":
+            saved = save([s for s in pipeline.dirty() if s.partition in payload])
+            released = pipeline.release(payload)
+            if saved:
+                store.keep(released)
+            conn.send(saved)
+        elif kind == "assign":
+            for partition in payload:
+                pipeline.state(kafka.transactions_topic, partition)
+            conn.send(True)
         elif kind == "lag":
             for partition, lag in payload.items():
-                pipeline.metrics.lag.labels(str(partition)).set(lag)
+                if partition in pipeline.partitions:
+                    metrics.lag.labels(str(partition)).set(lag)
         elif kind == "stop":
-            checkpoint()
-            pipeline.metrics.up.set(0)
+            save()
+            metrics.up.set(0)
             return
+        announcement = follower.poll()
+        if announcement is not None:
+            _update_model(pipeline, follower, announcement)
 
 
-def _update_model(pipeline, settings: DetectorSettings, version: str, path: str | None) -> None:
+def _start_models(settings: DetectorSettings, kafka: KafkaSettings):
+    """The follower of model.updates, and the model to start with: the newest of the local
+    `latest` and the newest version announced (fetched if this machine lacks it)."""
+    from detector.model import loader
+    from detector.runtime.model_updates import ModelFollower
+    from schemas import artifacts
+
+    follower = ModelFollower(kafka, settings.models_dir)
+    local = artifacts.read_latest(settings.models_dir)
+    announced = follower.catch_up()
+    if announced is not None and (local is None or announced["version"] > local):
+        path = follower.install(announced)
+        if path.parent == settings.models_dir:
+            artifacts.write_latest(settings.models_dir, announced["version"])
+        return follower, loader.load(path)
+    return follower, loader.load_latest(settings.models_dir)
+
+
+def _update_model(pipeline, follower, announcement: dict) -> None:
     """Swap to an announced version if it is newer than the one in use (versions sort by time)."""
     from detector.model import loader
 
+    version = announcement["version"]
     if pipeline.model_version is not None and version <= pipeline.model_version:
         log.info("model update %s ignored: %s is in use", version, pipeline.model_version)
         return
     try:
-        pipeline.use_model(loader.load(loader.resolve(settings.models_dir, version, path)))
-    except loader.ModelLoadError as error:
+        pipeline.use_model(loader.load(follower.install(announcement)))
+    except (loader.ModelLoadError, RuntimeError, ValueError) as error:
         log.error("model update %s not applied: %s", version, error)

@@ -22,16 +22,18 @@ class DetectorSettings(GroupedSettings):
 
     monitor: MonitorConfig = Field(MonitorConfig(), json_schema_extra={"env_group_prefix": ""})
     model: ModelConfig = Field(ModelConfig(), json_schema_extra={"env_group_prefix": "model_"})
-    models_dir: Path = Field(Path("models"), description="the trainer's model versions and `latest` "
-                             "(none yet: warm-up reference, no model tracking)")
-    checkpoint_seconds: float = Field(5.0, gt=0, description="state checkpoint interval; offsets are "
-                                      "committed only up to the last checkpoint")
+    models_dir: Path = Field(Path("models"), description="model versions and `latest` (a cache: "
+                             "versions announced on model.updates are fetched from model.artifacts)")
+    checkpoint_seconds: float = Field(5.0, gt=0, description="interval between state snapshots; "
+                                      "offsets are committed only up to the last snapshot")
+    state_max_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024, description="largest state "
+                                 "snapshot (max.message.bytes of the state topic)")
     app_id: str = Field("driftstream-detector", description="Faust app id = consumer group")
     metrics_port: int = Field(8000, ge=0, le=65535, description="port of /metrics (0 = any free)")
     metrics_host: str = Field("0.0.0.0", description="address /metrics binds to")  # noqa: S104
     reports_dir: Path = Field(Path("reports"), description="where latest_drift_report.json goes")
-    data_dir: Path = Field(Path("var/detector"), description="Faust's directory and the pipeline's "
-                           "checkpoint (pipeline-state.pkl)")
+    data_dir: Path = Field(Path("var/detector"), description="Faust's working directory (a cache: "
+                           "partition states live on the state topic in Kafka)")
     max_message_bytes: int = Field(16_384, ge=256, description="larger messages go to the DLQ "
                                    "(reason too_large)")
     max_field_chars: int = Field(1_024, ge=16, description="messages with a longer text field go to "

@@ -9,6 +9,7 @@ import faust
 from detector.runtime.app import build_app
 from detector.runtime.pipeline_process import PipelineProcess
 from detector.runtime.settings import DetectorSettings
+from schemas.artifacts import ARTIFACTS_TOPIC_CONFIG
 from schemas.topics import KafkaSettings, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 def run_worker(settings: DetectorSettings, kafka: KafkaSettings) -> None:
     ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic, kafka.drift_events_topic,
                           kafka.model_updates_topic])
-    pipeline = PipelineProcess(settings, kafka.transactions_topic)
+    ensure_topics(kafka, [kafka.model_artifacts_topic], partitions=1, config=ARTIFACTS_TOPIC_CONFIG)
+    pipeline = PipelineProcess(settings, kafka)
     port = pipeline.start()
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
     try:

@@ -1,0 +1,123 @@
+"""Scale-out on a real broker: workers share a 6-partition topic; states follow partitions.
+
+Counts are read from the partitions' states (clv_state_*), summed over the live workers:
+they move with the state, so they stay exact whichever worker dies or joins.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka_broker import wait_for
+from services import Detector, base_env, expected_model_counts, partition_sizes, read_topic, replay
+
+from schemas import artifacts
+from schemas.topics import KafkaSettings
+from trainer.cli import publish
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+ROWS = 541_909
+PARTITIONS = 6
+
+
+def fleet_env(bootstrap: str, topics: dict, **extra: str) -> dict:
+    # No DETECTOR_MODELS_DIR: each worker has its own, empty, as on separate machines.
+    return base_env(bootstrap, topics, TOPIC_PARTITIONS=str(PARTITIONS), DETECTOR_SESSION_TIMEOUT="10",
+                    **extra)
+
+
+def fleet(workers: list[Detector], metric: str) -> float:
+    return sum(w.sum(metric) for w in workers if w.alive)
+
+
+def owned(worker: Detector) -> set[int]:
+    return {int(k.split('partition="')[1].split('"')[0]) for k in worker.scrape()
+            if k.startswith("clv_state_events{")}
+
+
+def wait_fleet(workers: list[Detector], count: int, timeout: float = 900) -> None:
+    wait_for(lambda: fleet(workers, "clv_state_events") >= count, timeout,
+             f"{count} events in the fleet's states", interval=0.5)
+
+
+def announce(bootstrap: str, topics: dict, models: Path) -> str:
+    version = artifacts.read_latest(models)
+    kafka = KafkaSettings(kafka_bootstrap_servers=bootstrap,
+                          model_updates_topic=topics["MODEL_UPDATES_TOPIC"])
+    publish(kafka, orjson.loads((models / version / artifacts.METADATA).read_bytes()), models / version)
+    return version
+
+
+def test_three_workers_share_the_clean_year_and_a_new_one_continues_from_kafka(
+        kafka_bootstrap, topics, data_path, start_detector, tmp_path) -> None:
+    env = fleet_env(kafka_bootstrap, topics)
+    workers = [start_detector(env, tmp_path / f"worker-{i}") for i in range(3)]
+    wait_for(lambda: all(w.value("clv_partitions_owned") >= 1 for w in workers), 120,
+             "every worker to own a partition", interval=0.5)
+    result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42")
+    assert result.returncode == 0, result.stderr
+    wait_fleet(workers, ROWS)
+    assert fleet(workers, "clv_state_events") == ROWS
+    assert fleet(workers, "clv_drift_detected_total") == 0
+    assert [m for m in read_topic(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
+            if orjson.loads(m.value())["kind"] == "alarm"] == []
+    # What one worker gives on this replay: per partition, warm-up N, window W, a pane every W/P.
+    sizes = partition_sizes(kafka_bootstrap, topics["TRANSACTIONS_TOPIC"])
+    assert len(sizes) == PARTITIONS
+    assert fleet(workers, "clv_state_evaluations") == sum((s - 20_000 - 200) // 50 + 1 for s in sizes)
+    # Each partition's series on exactly one worker.
+    shares = [owned(w) for w in workers]
+    assert sorted(p for share in shares for p in share) == list(range(PARTITIONS))
+
+    for worker in workers:  # all stopped; a worker on a new machine (empty disk) carries on
+        worker.stop()
+    fresh = start_detector(env, tmp_path / "fresh")
+    result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "7", "--limit", "10000")
+    assert result.returncode == 0, result.stderr
+    fresh.wait_processed(ROWS + 10_000)
+    assert fresh.state_events() == ROWS + 10_000
+    assert fresh.value('clv_window_fill_ratio{window="reference"}') == 1.0  # no warm-up restart
+    assert fresh.value("clv_state_rejected_total") == 0
+
+
+def test_a_killed_worker_and_a_joining_one_leave_every_count_exact(
+        kafka_bootstrap, topics, data_path, june_model, start_detector, background, tmp_path) -> None:
+    limit = 250_000
+    version = announce(kafka_bootstrap, topics, june_model)  # before any worker: each fetches it
+    env = fleet_env(kafka_bootstrap, topics, DETECTOR_CHECKPOINT_SECONDS="2")
+    workers = [start_detector(env, tmp_path / f"worker-{i}") for i in range(3)]
+    assert all(w.value(f'clv_model_version_info{{version="{version}"}}') == 1 for w in workers)
+    producer = background([sys.executable, "-m", "producer", "replay", "--no-progress", "--data",
+                           str(data_path), "--order", "time", "--limit", str(limit), "--rate", "5000"], env)
+    wait_for(lambda: fleet(workers, "clv_state_events") > 80_000
+             and fleet(workers, "clv_model_pending_predictions") > 0, 300,
+             "pending predictions mid-replay", interval=0.2)
+    workers[0].kill()  # SIGKILL: no shutdown code runs
+    wait_fleet(workers, 160_000)
+    workers.append(start_detector(env, tmp_path / "worker-3"))  # a fourth joins mid-replay
+    assert producer.wait(300) == 0
+    wait_fleet(workers, limit)
+    assert fleet(workers, "clv_state_events") == limit  # no event lost or counted twice
+    made = fleet(workers, "clv_state_model_predictions")
+    scored = fleet(workers, "clv_state_model_scored")
+    assert (made, scored) == expected_model_counts(data_path, june_model, limit, PARTITIONS)
+    assert sorted(p for w in workers if w.alive for p in owned(w)) == list(range(PARTITIONS))
+
+
+def test_a_model_announced_mid_replay_reaches_every_worker(
+        kafka_bootstrap, topics, data_path, june_model, start_detector, background, tmp_path) -> None:
+    env = fleet_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000")
+    workers = [start_detector(env, tmp_path / f"worker-{i}") for i in range(3)]
+    producer = background([sys.executable, "-m", "producer", "replay", "--no-progress", "--data",
+                           str(data_path), "--limit", "60000", "--rate", "3000"], env)
+    wait_fleet(workers, 10_000)
+    version = announce(kafka_bootstrap, topics, june_model)
+    for worker in workers:
+        wait_for(lambda w=worker: w.value(f'clv_model_version_info{{version="{version}"}}') == 1, 120,
+                 f"{worker.log.parent.name} to use {version}", interval=0.5)
+        assert (worker.log.parent / "models" / version / artifacts.METADATA).exists()  # from Kafka
+    assert producer.wait(120) == 0
+    wait_fleet(workers, 60_000)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -38,14 +37,8 @@ def replay_command(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings, kafka = build(ProducerSettings, overrides), build(KafkaSettings, overrides)
-        frame = data.load_online_retail(settings.data, settings.cache_dir, download)
-        if settings.order == "shuffled":
-            perm = np.random.default_rng(settings.seed).permutation(len(frame))
-            frame = frame.iloc[perm].reset_index(drop=True)
-        else:
-            frame = frame.sort_values("InvoiceDate", kind="stable").reset_index(drop=True)
-        if settings.limit:
-            frame = frame.iloc[:settings.limit]
+        frame = data.arrange(data.load_online_retail(settings.data, settings.cache_dir, download),
+                             settings.order, settings.seed, settings.passes, settings.limit)
         spec = scenarios.Scenario(settings.scenario, scenarios.resolve_onset(settings.onset, len(frame)),
                                   ramp=settings.ramp)
     except (ValueError, data.DataError) as error:  # pydantic's ValidationError is a ValueError

@@ -86,3 +86,21 @@ def _cached_or_download(cache_dir: Path | None, download: bool) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(target)
     return target
+
+
+def arrange(frame: pd.DataFrame, order: str, seed: int, passes: int = 1, limit: int = 0) -> pd.DataFrame:
+    """The rows in replay order, ``passes`` times over, then the first ``limit`` (0: all).
+
+    ``shuffled``: each pass a new seeded permutation (a stationary stream as long as wanted).
+    ``time``: by InvoiceDate; each later pass moved forward by the data's span rounded up to
+    whole weeks, so event time keeps increasing and weekdays stay where they were.
+    """
+    if order == "shuffled":
+        parts = [frame.iloc[np.random.default_rng(seed + k).permutation(len(frame))] for k in range(passes)]
+    else:
+        ordered = frame.sort_values("InvoiceDate", kind="stable")
+        weeks = -(-(ordered["InvoiceDate"].max() - ordered["InvoiceDate"].min()) // pd.Timedelta(weeks=1))
+        span = pd.Timedelta(weeks=int(weeks))
+        parts = [ordered.assign(InvoiceDate=ordered["InvoiceDate"] + k * span) for k in range(passes)]
+    out = pd.concat(parts, ignore_index=True) if passes > 1 else parts[0].reset_index(drop=True)
+    return out.iloc[:limit] if limit else out

@@ -22,5 +22,7 @@ class ProducerSettings(BaseSettings):
     onset: str = Field("0.5", description="drift onset: row index (270954) or fraction (0.5)")
     ramp: int = Field(10_000, ge=1, description="rows over which gradual drift ramps in")
     rate: float = Field(0.0, ge=0, description="events/s; 0 = as fast as possible")
+    passes: int = Field(1, ge=1, le=100, description="replay the data this many times (shuffled: a new "
+                        "permutation each pass; time: each pass shifted forward by the data's span)")
     limit: int = Field(0, ge=0, description="replay only the first N rows; 0 = all")
     malformed: int = Field(0, ge=0, description="malformed messages to mix in (they go to the DLQ)")

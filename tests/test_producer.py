@@ -101,3 +101,20 @@ def test_cli_user_mistakes_exit_2_without_traceback(data_path, args: list, messa
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_passes_keep_event_time_increasing_and_reshuffle(data_path) -> None:
+    frame = data.load_online_retail(data_path).iloc[:5_000]
+    timed = data.arrange(frame, "time", seed=1, passes=3)
+    assert len(timed) == 15_000 and timed["InvoiceDate"].is_monotonic_increasing
+    shift = timed["InvoiceDate"].iloc[5_000] - timed["InvoiceDate"].iloc[0]
+    assert shift % pd.Timedelta(weeks=1) == pd.Timedelta(0)  # whole weeks: weekdays kept
+    invoices = timed["InvoiceNo"].to_numpy()
+    assert (invoices[:5_000] == invoices[5_000:10_000]).all()
+    shuffled = data.arrange(frame, "shuffled", seed=1, passes=2, limit=7_000)
+    assert len(shuffled) == 7_000
+    first, second = shuffled.iloc[:5_000], shuffled.iloc[5_000:]
+    assert sorted(first["InvoiceNo"]) == sorted(frame["InvoiceNo"])  # a whole pass, reshuffled:
+    reshuffled = data.arrange(frame, "shuffled", seed=2)["InvoiceNo"].tolist()
+    assert second["InvoiceNo"].tolist() == reshuffled[:2_000]
+    assert second["InvoiceNo"].tolist() != first["InvoiceNo"].tolist()[:2_000]

@@ -23,9 +23,11 @@ def main() -> None:
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--group", default="bare-agent")
     parser.add_argument("--out", required=True, help="file to write the result line to")
+    parser.add_argument("--transport", default="kafka", choices=["kafka", "confluent"],
+                        help="Faust's driver: kafka (aiokafka) or confluent (confluent-kafka)")
     args = parser.parse_args()
     settings = DetectorSettings(data_dir=tempfile.mkdtemp(prefix="bare-agent-"))
-    app = faust_app(args.group, settings, KafkaSettings())
+    app = faust_app(args.group, settings, KafkaSettings(), args.transport)
     seen = {"n": 0, "first": 0.0}
 
     @app.agent(app.topic(args.topic))

@@ -1,93 +1,77 @@
-"""Detector throughput against a bare Faust agent, and the full replay's wall time.
+"""Throughput of 1, 2, 3... detector workers on one topic, beside a bare Faust agent.
 
 In one run, on one real Apache Kafka broker (started here, as in the tests):
-0. with model tracking on (the default), a CLV model is trained first (rows before
-   2011-06-01, H = 14 days) and the replays are in time order, so the detector keeps
-   customer state, predicts at weekly cutoffs and scores predictions throughout;
-1. the full data set is replayed once onto a topic;
-2. a bare Faust agent (bench/bare_agent.py, same Faust settings and batching, no work)
+0. with model tracking on (the default), the tests' CLV model is trained first (rows
+   before 2011-06-01, H = 14 days) and the year is replayed in time order, so the
+   detector keeps customer state, predicts at weekly cutoffs and scores throughout;
+1. the full data set is replayed once onto a topic of --partitions partitions;
+2. a bare Faust agent (bench/bare_agent.py: same Faust settings and batching, no work)
    reads it all: events/s from its first to its last event;
-3. the detector (python -m detector, fresh consumer group) reads the same topic:
-   events/s from its first processed event (scraped /metrics) to the last;
-4. end to end: a fresh topic, the detector started, then the producer replays every row;
-   wall time from the producer's start until the detector has processed them all.
-Steps 2 and 3 alternate --repeat times. Ratio = detector events/s / bare events/s.
+3. for each fleet size in --workers, that many detector workers (one consumer group,
+   fresh) read the same topic: events/s from the first event any of them processed to
+   the moment their partition states hold every event (clv_state_events summed);
+4. the snapshot size per partition and the mean time to save and to restore one, read
+   from the workers' metrics.
+The machine's cores bound the fleet: on 2 cores, 3 workers (6 processes) share them.
 
-    python bench/throughput.py --data ../shared/data/online_retail.parquet
+    python bench/throughput.py --workers 1,2,3 --partitions 6
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from kafka_broker import KafkaBroker, free_port, wait_for  # noqa: E402
-
-from detector.metrics import scrape  # noqa: E402
-
-PY = sys.executable
+from fleet import DATA, PY, ROOT, Detector, KafkaBroker, environment, fleet_sum, replay, train, wait_for
 
 
-def processed(port: int) -> float:
-    return scrape(f"http://127.0.0.1:{port}/metrics", timeout=2).get("clv_events_processed_total", 0.0)
-
-
-def replay(env: dict, data: Path, topic: str) -> None:
-    subprocess.run([PY, "-m", "producer", "replay", "--data", str(data), "--topic", topic,
-                    "--order", env.get("PRODUCER_ORDER", "shuffled"), "--no-progress"],
-                   env=env, check=True, cwd=ROOT)
-
-
-def train(env: dict, data: Path, models: Path) -> None:
-    subprocess.run([PY, "-m", "trainer", "--data", str(data), "--models-dir", str(models),
-                    "--until", "2011-06-01", "--horizon-days", "14", "--publish", "false"],
-                   env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-
-
-def start_detector(env: dict, topic: str, group: str, workdir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    denv = dict(env, TRANSACTIONS_TOPIC=topic, DETECTOR_APP_ID=group, DETECTOR_METRICS_PORT=str(port),
-                DETECTOR_DATA_DIR=str(workdir / group), DETECTOR_REPORTS_DIR=str(workdir / "reports"),
-                DETECTOR_LOG_LEVEL="warning")
-    log = (workdir / f"{group}.log").open("wb")
-    proc = subprocess.Popen([PY, "-m", "detector"], env=denv, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
-    return proc, port
-
-
-def detector_rate(env: dict, topic: str, total: int, group: str, workdir: Path) -> float:
-    proc, port = start_detector(env, topic, group, workdir)
-    try:
-        first = wait_for(lambda: processed(port) > 0 and time.time(), 120, "first event", 0.1)
-        wait_for(lambda: processed(port) >= total, 900, "all events", 0.5)
-        return total / (time.time() - first)
-    finally:
-        proc.terminate()
-        proc.wait(60)
-
-
-def bare_rate(env: dict, topic: str, total: int, group: str, workdir: Path) -> float:
+def bare_rate(env: dict, topic: str, total: int, group: str, workdir: Path, transport: str = "kafka",
+              timeout: float = 900) -> float | None:
+    """Events/s of a bare Faust agent; None if it read nothing in ``timeout``."""
     out = workdir / f"{group}.txt"
-    subprocess.run([PY, str(ROOT / "bench" / "bare_agent.py"), "--topic", topic, "--expect", str(total),
-                    "--group", group, "--out", str(out)], env=env, cwd=ROOT, check=True, timeout=900,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        subprocess.run([PY, str(ROOT / "bench" / "bare_agent.py"), "--topic", topic, "--expect", str(total),
+                        "--group", group, "--out", str(out), "--transport", transport], env=env, cwd=ROOT,
+                       check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None
     first, last, n = out.read_text().split()
     return int(n) / (float(last) - float(first))
 
 
+def fleet_rate(env: dict, topic: str, total: int, group: str, workdir: Path, size: int) -> dict:
+    workers = [Detector(dict(env, TRANSACTIONS_TOPIC=topic, DETECTOR_APP_ID=group), workdir / f"{group}-{i}")
+               for i in range(size)]
+    for worker in workers:
+        worker.start()
+    try:
+        first = wait_for(lambda: fleet_sum(workers, "clv_events_processed_total") > 0 and time.time(),
+                         300, "a first event", 0.05)
+        wait_for(lambda: fleet_sum(workers, "clv_state_events") >= total, 1800, "every event", 0.5)
+        seconds = time.time() - first
+        sizes = [v for w in workers for k, v in w.scrape().items()
+                 if k.startswith("clv_state_snapshot_bytes{")]
+
+        def mean(histogram: str) -> float:
+            return fleet_sum(workers, f"{histogram}_sum") / max(fleet_sum(workers, f"{histogram}_count"), 1)
+
+        return {"rate": total / seconds, "seconds": seconds, "snapshot_bytes": sizes,
+                "save_s": mean("clv_state_save_seconds"), "restore_s": mean("clv_state_restore_seconds")}
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    default_data = ROOT.parent / "shared" / "data" / "online_retail.parquet"
-    parser.add_argument("--data", type=Path, default=default_data)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--workers", default="1,2,3", help="fleet sizes to measure, in one run")
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--transports", default="kafka", help="Faust drivers for the bare agent, e.g. "
+                        "kafka,confluent (the detector uses the first)")
     parser.add_argument("--no-model", action="store_true", help="no model: warm-up references, "
                         "shuffled replay (data drift only)")
     args = parser.parse_args()
@@ -96,33 +80,28 @@ def main() -> None:
     total = len(pd.read_parquet(args.data, columns=["Quantity"]))
     broker = KafkaBroker().start()
     workdir = Path(tempfile.mkdtemp(prefix="driftstream-bench-"))
-    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, PYTHONPATH=str(ROOT),
-               DETECTOR_MODELS_DIR=str(workdir / "models"))
-    if not args.no_model:
-        train(env, args.data, workdir / "models")
-        env["PRODUCER_ORDER"] = "time"
+    env = environment(broker, TOPIC_PARTITIONS=str(args.partitions),
+                      DETECTOR_MODELS_DIR=str(workdir / "models"))
+    order = "shuffled" if args.no_model else "time"
     try:
-        replay(env, args.data, "bench.filled")
-        for i in range(args.repeat):
-            bare = bare_rate(env, "bench.filled", total, f"bare-{i}", workdir)
-            det = detector_rate(env, "bench.filled", total, f"detector-{i}", workdir)
-            print(f"run {i}: bare agent {bare:,.0f} events/s, detector {det:,.0f} events/s, "
-                  f"ratio {det / bare:.2f}", flush=True)
-        proc, port = start_detector(env, "bench.e2e", "detector-e2e", workdir)
-        try:
-            wait_for(lambda: processed(port) == 0, 120, "detector up", 0.1)
-            started = time.time()
-            replay(env, args.data, "bench.e2e")
-            produced = time.time() - started
-            wait_for(lambda: processed(port) >= total, 900, "all events", 0.5)
-            print(f"end to end: {total:,} rows replayed in {produced:.1f} s, all processed by the "
-                  f"detector {time.time() - started:.1f} s after the replay started", flush=True)
-            metrics = scrape(f"http://127.0.0.1:{port}/metrics", timeout=2)
-            print(f"model tracking: {metrics['clv_model_predictions_total']:,.0f} predictions, "
-                  f"{metrics['clv_model_scored_total']:,.0f} scored", flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(60)
+        if not args.no_model:
+            train(env, args.data, workdir / "models", "--publish", "false")
+        replay(env, args.data, "bench.filled", "--order", order)
+        for transport in args.transports.split(",")[1:]:
+            rate = bare_rate(env, "bench.filled", total, f"bare-{transport}", workdir, transport, 120)
+            print(f"bare Faust agent, {transport}:// driver: " + (f"{rate:,.0f} events/s" if rate else
+                  "read no event in 120 s"), flush=True)
+        bare = bare_rate(env, "bench.filled", total, "bare", workdir)
+        print(f"bare Faust agent: {bare:,.0f} events/s ({total / bare:.1f} s for {total:,} events, "
+              f"{args.partitions} partitions, {order} order)", flush=True)
+        for size in (int(n) for n in args.workers.split(",")):
+            r = fleet_rate(env, "bench.filled", total, f"detector-{size}", workdir, size)
+            kb = [b / 1024 for b in r["snapshot_bytes"]]
+            print(f"{size} worker(s): {r['rate']:,.0f} events/s ({r['rate'] / size:,.0f} per worker, "
+                  f"{r['rate'] / bare:.2f} of the bare agent), the year in {r['seconds']:.1f} s; "
+                  f"snapshots {min(kb):,.0f}–{max(kb):,.0f} KiB per partition, "
+                  f"save {r['save_s'] * 1000:.0f} ms, restore {r['restore_s'] * 1000:.0f} ms (means)",
+                  flush=True)
     finally:
         broker.stop()
 

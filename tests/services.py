@@ -89,6 +89,12 @@ class Detector:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def rss_mb(self) -> tuple[float, float]:
+        """Resident memory of the worker (Faust) process and of its pipeline process, MB."""
+        pid = self.process.pid
+        child = int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
+        return _rss_mb(pid), _rss_mb(child)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (its pipeline process exits when the pipe closes)."""
         self.process.kill()
@@ -153,3 +159,10 @@ def partition_sizes(bootstrap: str, topic: str) -> list[int]:
         return [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions]
     finally:
         consumer.close()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")

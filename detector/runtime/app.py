@@ -21,15 +21,20 @@ from schemas.topics import KafkaSettings
 log = logging.getLogger(__name__)
 
 
-def faust_broker(bootstrap: str) -> str:
-    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+def faust_broker(bootstrap: str, transport: str = "kafka") -> str:
+    return ";".join(f"{transport}://{host.strip()}" for host in bootstrap.split(",") if host.strip())
 
 
-def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings) -> faust.App:
-    """A Faust app with driftstream's consumer settings (the bench's bare agent uses it too)."""
+def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, transport: str = "kafka"
+              ) -> faust.App:
+    """A Faust app with driftstream's consumer settings (the bench's bare agent uses it too).
+
+    ``transport`` is Faust's driver: kafka (aiokafka). Its confluent driver read no event in
+    60 s here (bench/throughput.py --transports kafka,confluent), so the worker uses kafka.
+    """
     return faust.App(
         app_id,
-        broker=faust_broker(kafka.kafka_bootstrap_servers),
+        broker=faust_broker(kafka.kafka_bootstrap_servers, transport),
         store="memory://",
         datadir=str(settings.data_dir),
         topic_partitions=kafka.topic_partitions,
@@ -43,6 +48,7 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings) -> 
         broker_session_timeout=settings.session_timeout,
         stream_wait_empty=False,  # unacked events wait for a snapshot, not for shutdown
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
+        consumer_group_instance_id=settings.group_instance_id,
     )
 
 

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from detector.drift.monitor import MonitorConfig
 from detector.metrics import Metrics
+from detector.pipeline import pipeline as pipeline_module
 from detector.pipeline.messages import Message
 from detector.pipeline.pipeline import Pipeline
 from producer import data
@@ -86,3 +87,39 @@ def test_redelivered_messages_count_once_even_within_a_batch(data_path, tmp_path
     assert pipeline.partitions[0].events == 600
     assert registry.get_sample_value("clv_events_processed_total") == 600
     assert registry.get_sample_value("clv_state_events", {"partition": "0"}) == 600
+
+
+def test_a_message_that_breaks_processing_is_isolated_and_dead_lettered(data_path, tmp_path,
+                                                                        monkeypatch) -> None:
+    """A row that passes decoding but makes processing raise (a bug, say): rolled back, found by
+    bisection, dead-lettered with reason processing_error; every other row applied once."""
+    frame = data.load_online_retail(data_path).iloc[:3_000].reset_index(drop=True)
+    frame.loc[1_234, "Quantity"] = 4242
+    rows = list(encode_rows(frame))
+    messages = [Message(key, value, [], "tx", 0, i) for i, (key, value) in enumerate(rows)]
+    real_columns = pipeline_module.columns
+
+    def breaks_on_4242(batch):
+        if any(r.Quantity == 4242 for r in batch):
+            raise ZeroDivisionError("a bug that one row triggers")
+        return real_columns(batch)
+
+    def run(messages: list[Message], root) -> tuple[Pipeline, CollectorRegistry, list]:
+        registry = CollectorRegistry()
+        p = Pipeline(MonitorConfig(reference_size=1_000, window_size=100, panes=4), Metrics(registry), root)
+        letters = []
+        for start in range(0, len(messages), 500):
+            letters += p.process(messages[start:start + 500]).dead_letters
+        return p, registry, letters
+
+    monkeypatch.setattr(pipeline_module, "columns", breaks_on_4242)
+    broken, registry, letters = run(messages, tmp_path / "a")
+    monkeypatch.setattr(pipeline_module, "columns", real_columns)
+    clean, _, _ = run(messages[:1_234] + messages[1_235:], tmp_path / "b")
+    assert [(letter.reason, dict(letter.headers)["source-offset"]) for letter in letters] == \
+        [("processing_error", b"1234")]
+    assert b"ZeroDivisionError: a bug that one row triggers" in dict(letters[0].headers)["error-detail"]
+    assert registry.get_sample_value("clv_events_invalid_total", {"reason": "processing_error"}) == 1
+    state, expected = broken.partitions[0], clean.partitions[0]
+    assert (state.events, state.evaluations, state.offset) == (expected.events, expected.evaluations, 2_999)
+    assert state.monitor.events_processed == expected.monitor.events_processed == 2_999

@@ -38,6 +38,7 @@ class PartitionRows:
     rows: list[Transaction] = field(default_factory=list)
     headers: list[object] = field(default_factory=list)  # replay metadata, for evaluation only
     last_offset: int = -1  # of every message taken, valid or not
+    messages: list[Message] = field(default_factory=list)  # each row's message, as it came
 
 
 @dataclass
@@ -78,4 +79,5 @@ def decode_batch(messages: list[Message], limits: Limits, seen: dict[int, int]) 
             out.dead_letters.append((msg, dead_letter(msg, error.reason, error.detail)))
             continue
         part.headers.append(msg.headers)
+        part.messages.append(msg)
     return out

@@ -23,7 +23,8 @@ from detector.model.loader import LoadedModel
 from detector.model.tracker import ModelConfig, ModelOutcome, ModelTracker
 from detector.pipeline import events
 from detector.pipeline.exporter import MetricsExporter
-from detector.pipeline.messages import DeadLetter, Message, PartitionRows, decode_batch
+from detector.pipeline.messages import DeadLetter, Message, PartitionRows, dead_letter, decode_batch
+from detector.pipeline.recovery import Applied, Journal, isolate
 from detector.pipeline.replay_tracker import ReplayTracker
 from detector.pipeline.report import build_report, write_report
 from detector.pipeline.state import PartitionState
@@ -53,6 +54,7 @@ class Pipeline:
         self.tracker = ModelTracker(model_config or ModelConfig())
         self.partitions: dict[int, PartitionState] = {}  # owned
         self._saved: dict[int, int] = {}  # offset each owned state had when last saved or restored
+        self._journal = Journal()  # to roll a partition back when processing fails
         self.exporter = MetricsExporter(metrics, config)
         self.replays = ReplayTracker()
         self._report: drift_event.DriftEvent | None = None  # the batch's last alarm
@@ -70,8 +72,9 @@ class Pipeline:
     def use_model(self, model: LoadedModel) -> None:
         """Swap model and reference without a restart: windows and error statistics reset."""
         self.tracker.model = model
-        for state in self.partitions.values():
+        for partition, state in self.partitions.items():
             self._follow_model(state)
+            self._journal.reset(partition, state.snapshot())  # the swap is not in the journal
         self.exporter.latest.clear()
         self.metrics.using(model.version, model.version)
         self.metrics.performance(self.tracker.performance(self._tracker_states()))
@@ -96,19 +99,32 @@ class Pipeline:
             log.info("restored %s[%d]: %d events up to offset %d", topic, partition, state.events,
                      state.offset)
             self._follow_model(state)
+            self._journal.reset(partition, state.snapshot())
         else:
-            state = PartitionState(topic, partition,
-                                   DriftMonitor(self.config, self.model.reference if self.model else None),
-                                   self.tracker.new_state())
+            state = self._new_state(topic, partition)
+            self._journal.reset(partition, None)
         self.partitions[partition] = state
         self._saved[partition] = state.offset
         self.metrics.own(partition)
         self.exporter.partition(state)
         return state
 
+    def _new_state(self, topic: str, partition: int) -> PartitionState:
+        return PartitionState(topic, partition,
+                              DriftMonitor(self.config, self.model.reference if self.model else None),
+                              self.tracker.new_state())
+
     def dirty(self) -> list[PartitionState]:
         """Owned states that changed since they were last saved."""
         return [s for p, s in self.partitions.items() if s.offset != self._saved[p]]
+
+    def snapshots(self, states: list[PartitionState]) -> list[bytes]:
+        """The states as snapshots to save (each also the journal's new starting point)."""
+        data = []
+        for state in states:
+            data.append(state.snapshot())
+            self._journal.reset(state.partition, data[-1])
+        return data
 
     def saved(self, states: list[PartitionState], sizes: list[int]) -> None:
         for state, size in zip(states, sizes, strict=True):
@@ -123,6 +139,7 @@ class Pipeline:
             if state is not None:
                 released.append(state)
                 self._saved.pop(partition)
+                self._journal.forget(partition)
                 self.exporter.latest.pop(partition, None)
                 self.metrics.disown(partition)
         self.exporter.batch(self.partitions.values(), self.tracker)
@@ -135,15 +152,12 @@ class Pipeline:
             self.state(msg.topic, msg.partition)
         decoded = decode_batch(messages, self.limits, {p: s.offset for p, s in self.partitions.items()})
         for msg, letter in decoded.dead_letters:
-            self.metrics.invalid_event(letter.reason)
-            log.warning("invalid event topic=%s partition=%d offset=%d reason=%s",
-                        msg.topic, msg.partition, msg.offset, letter.reason)
-            out.dead_letters.append(letter)
+            self._dead_letter(msg, letter, out)
         for partition, batch in decoded.partitions.items():
+            if batch.rows:
+                self._process_partition(partition, batch, out)
             state = self.partitions[partition]
             state.offset = batch.last_offset
-            if batch.rows:
-                self._process_partition(state, batch, out)
             self.exporter.partition(state)
         if any(batch.rows for batch in decoded.partitions.values()):
             self.exporter.batch(self.partitions.values(), self.tracker)
@@ -153,19 +167,57 @@ class Pipeline:
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return out
 
-    def _process_partition(self, state: PartitionState, batch: PartitionRows, out: BatchOutput) -> None:
-        rows = batch.rows
-        triggers = [self.replays.observe(h) for h in batch.headers]
+    def _dead_letter(self, msg: Message, letter: DeadLetter, out: BatchOutput) -> None:
+        self.metrics.invalid_event(letter.reason)
+        log.warning("invalid event topic=%s partition=%d offset=%d reason=%s",
+                    msg.topic, msg.partition, msg.offset, letter.reason)
+        out.dead_letters.append(letter)
+
+    def _process_partition(self, partition: int, batch: PartitionRows, out: BatchOutput) -> None:
+        try:
+            applied = [self._apply(self.partitions[partition], batch)]
+        except Exception:
+            log.exception("processing partition %d failed: rolling back to find the message", partition)
+            applied, failed = isolate(batch, lambda rows: self._apply(self.partitions[partition], rows),
+                                      lambda done: self._rebuild(partition, done))
+            for msg, error in failed:
+                self._dead_letter(msg, dead_letter(msg, "processing_error", error), out)
+        for done in applied:
+            self._journal.record(partition, done.rows)
+            self._publish(self.partitions[partition], done, out)
+
+    def _apply(self, state: PartitionState, batch: PartitionRows) -> Applied:
+        """Everything rows change in a partition's state (and only there): deterministic, so
+        applying the same rows to the same state again gives the same state."""
+        rows, events_before = batch.rows, state.events
         cols = columns(rows)
+        data = state.monitor.update(cols)
+        model = self.tracker.update(state.tracker, [r.CustomerID for r in rows], [r.InvoiceNo for r in rows],
+                                    cols["line_total"].tolist(), cols["event_time"].tolist())
         state.watermark = max(state.watermark, float(cols["event_time"].max()))
-        for outcome in state.monitor.update(cols):
-            out.drift_events.extend(self._data_events(state, outcome, triggers[outcome.position]))
-        for outcome in self.tracker.update(state.tracker, [r.CustomerID for r in rows],
-                                           [r.InvoiceNo for r in rows], cols["line_total"].tolist(),
-                                           cols["event_time"].tolist()):
-            out.drift_events.append(self._model_event(state, outcome, triggers[outcome.position]))
+        state.evaluations += sum(o.kind == "evaluation" for o in data)
         state.events += len(rows)
-        self.metrics.processed.inc(len(rows))
+        state.offset = max(state.offset, batch.last_offset)
+        return Applied(batch, data, model, events_before)
+
+    def _rebuild(self, partition: int, applied: list[Applied]) -> None:
+        """The partition's state as of its journal's snapshot, then the rows applied since."""
+        entry, current = self._journal.entry(partition), self.partitions[partition]
+        state = (self._new_state(current.topic, partition) if entry.snapshot is None else
+                 PartitionState.from_snapshot(entry.snapshot, current.topic, partition))
+        for rows in [*entry.since, *(done.rows for done in applied)]:
+            self._apply(state, rows)
+        self.partitions[partition] = state
+
+    def _publish(self, state: PartitionState, applied: Applied, out: BatchOutput) -> None:
+        """What applied rows produced: drift events, metrics, the report."""
+        triggers = [self.replays.observe(h) for h in applied.rows.headers]
+        for outcome in applied.data:
+            out.drift_events.extend(self._data_events(state, outcome, triggers[outcome.position]))
+        for outcome in applied.model:
+            out.drift_events.append(self._model_event(state, outcome, applied.events_before,
+                                                      triggers[outcome.position]))
+        self.metrics.processed.inc(len(applied.rows.rows))
 
     def _data_events(self, state: PartitionState, outcome: Outcome, trigger: dict | None
                      ) -> list[tuple[bytes, bytes]]:
@@ -177,7 +229,6 @@ class Pipeline:
 
         out = []
         if outcome.kind == "evaluation":
-            state.evaluations += 1
             self.exporter.evaluation(partition, outcome)
             out.append((b"data", drift_event.encode(event("evaluation", outcome.results))))
         for alarm in outcome.alarms:
@@ -189,8 +240,8 @@ class Pipeline:
             out.append((alarm.feature.encode(), drift_event.encode(self._report)))
         return out
 
-    def _model_event(self, state: PartitionState, outcome: ModelOutcome, trigger: dict | None
-                     ) -> tuple[bytes, bytes]:
+    def _model_event(self, state: PartitionState, outcome: ModelOutcome, events_before: int,
+                     trigger: dict | None) -> tuple[bytes, bytes]:
         result, partition = outcome.result, state.partition
         self.metrics.model_check(result, outcome.alarm, partition)
         if result.feature == "prediction":
@@ -198,7 +249,7 @@ class Pipeline:
         elif result.test == "out_of_range":  # once per scored cutoff
             self.metrics.model_scored.inc(outcome.size)
             self.metrics.performance(self.tracker.performance(self._tracker_states()))
-        event = events.model_event(partition, outcome, state.events + outcome.position + 1,
+        event = events.model_event(partition, outcome, events_before + outcome.position + 1,
                                    self.tracker.horizon, self.model_version, trigger)
         if outcome.alarm:
             log.warning("model alarm check=%s/%s statistic=%.4f threshold=%.4f partition=%d cutoff=%s",

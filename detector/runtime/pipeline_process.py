@@ -115,7 +115,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         nonlocal last_save
         states = pipeline.dirty() if states is None else states
         started = time.perf_counter()
-        sizes = store.save(states)
+        sizes = store.save(states, pipeline.snapshots(states))
         if sizes is None:
             return False
         pipeline.saved(states, sizes)

@@ -61,12 +61,11 @@ class StateStore:
                                f"{self.input_topic}: add partitions to it to match")
         return partition
 
-    def save(self, states: list[PartitionState]) -> list[int] | None:
-        """Write the snapshots; their sizes once the broker has them (and all sent before
-        them), None if it does not within the timeout."""
+    def save(self, states: list[PartitionState], snapshots: list[bytes]) -> list[int] | None:
+        """Write the states' snapshots; their sizes once the broker has them (and all sent
+        before them), None if it does not within the timeout."""
         sizes = []
-        for state in states:
-            data = state.snapshot()
+        for state, data in zip(states, snapshots, strict=True):
             sizes.append(len(data))
             self.outbox.send(self.topic, self._key(state.partition), data,
                              [("offset", str(state.offset).encode())],

@@ -100,6 +100,8 @@ class Metrics:
         self.model_customers = Gauge("clv_model_customers", "Customers with state", registry=r)
         self.state_rejected = Counter("clv_state_rejected", "Saved states ignored because they were "
                                       "damaged, foreign or of another format", registry=r)
+        self.kafka_connected = Gauge("clv_kafka_connected", "1 while the broker answers the pipeline "
+                                     "process (checked every few seconds)", registry=r)
         self.up = Gauge("clv_detector_up", "1 while the detector worker runs", registry=r)
         # Bind label children once, so every series exists from the start.
         self._score = {(f, t): self.drift_score.labels(f, t)

@@ -76,14 +76,15 @@ class KafkaBroker:
             "transaction.state.log.replication.factor=1", "transaction.state.log.min.isr=1",
             "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=true", "",
         ]))
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=").replace("-", "A")
         java = ["java", "-Xms512m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
                 f"-Dkafka.logs.dir={self.dir}", "-cp", classpath]
-        subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                       check=True, capture_output=True)
+        if not (self.dir / "data").exists():  # a restart keeps the log dirs: format once
+            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=").replace("-", "A")
+            subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                           check=True, capture_output=True)
         self.process = subprocess.Popen(java + ["kafka.Kafka", str(props)],
-                                        stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+                                        stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_for(self._ready, timeout, f"Kafka on {self.bootstrap} (log: {self.log})")
         return self
 
@@ -96,11 +97,16 @@ class KafkaBroker:
         AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
         return True
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the broker, keeping its log dirs (start() brings it back on the same ports)."""
         if self.process is not None:
             self.process.terminate()
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(30)
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)

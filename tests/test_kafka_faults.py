@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pickle
+import sys
+import uuid
 
 import cramjam
 import numpy as np
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from kafka_broker import KafkaBroker, wait_for
 from services import base_env, replay
 
 from detector.pipeline.state import MAGIC, PartitionState
@@ -63,3 +66,30 @@ def test_damaged_snapshots_on_the_state_topic_are_ignored_and_counted(kafka_boot
     detector.wait_processed(5_000)
     assert detector.value("clv_state_rejected_total") == 4
     assert detector.state_events() == detector.value("clv_events_processed_total") == 5_000
+
+
+def test_a_broker_outage_is_seen_and_survived_with_exact_counts(data_path, start_detector,
+                                                                background) -> None:
+    """The broker stops mid-replay and comes back on the same log dirs: the outage shows on
+    /metrics while it lasts, and afterwards every event is in the state exactly once."""
+    broker = KafkaBroker().start()  # its own broker: this test stops it
+    try:
+        suffix = uuid.uuid4().hex[:8]
+        topics = {"TRANSACTIONS_TOPIC": f"tx-{suffix}", "DETECTOR_APP_ID": f"d-{suffix}"}
+        env = base_env(broker.bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000",
+                       DETECTOR_CHECKPOINT_SECONDS="2")
+        detector = start_detector(env)
+        producer = background([sys.executable, "-m", "producer", "replay", "--no-progress", "--data",
+                               str(data_path), "--limit", "60000", "--rate", "3000"], env)
+        wait_for(lambda: detector.state_events() > 15_000, 120, "the stream running", 0.5)
+        broker.halt()
+        wait_for(lambda: detector.value("clv_kafka_connected") == 0, 60, "the outage on /metrics", 0.5)
+        broker.start()
+        wait_for(lambda: detector.value("clv_kafka_connected") == 1, 120, "the broker back on /metrics", 0.5)
+        assert producer.wait(300) == 0
+        detector.wait_processed(60_000)
+        assert detector.state_events() == 60_000
+        assert detector.alive
+        detector.stop()
+    finally:
+        broker.stop()

@@ -40,6 +40,14 @@ class Outbox:
                 self._producer.poll(0.5)
         self._producer.poll(0)
 
+    def reachable(self, timeout: float) -> bool:
+        """Whether the broker answers a metadata request within ``timeout``."""
+        try:
+            self._producer.list_topics(timeout=timeout)
+        except Exception:  # KafkaException, or a timeout: unreachable either way
+            return False
+        return True
+
     def flush(self, timeout: float) -> bool:
         """True once everything sent so far is on the broker; False (and say why) if not."""
         remaining = self._producer.flush(timeout)

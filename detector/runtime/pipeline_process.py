@@ -110,6 +110,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         return
     conn.send(("ready", server.server_port))
     last_save = time.monotonic()
+    _watch_broker(outbox, metrics.kafka_connected)
 
     def save(states=None) -> bool:
         nonlocal last_save
@@ -161,6 +162,25 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         announcement = follower.poll()
         if announcement is not None:
             _update_model(pipeline, follower, announcement)
+
+
+def _watch_broker(outbox, gauge, interval: float = 5.0) -> None:
+    """Keep ``gauge`` at 1 while the broker answers, 0 while it does not (in a thread)."""
+    import threading
+
+    def watch() -> None:
+        was = True
+        while True:
+            started = time.monotonic()
+            connected = outbox.reachable(timeout=interval)
+            if connected != was:
+                log.warning("Kafka broker %s", "reachable again" if connected else "unreachable")
+            gauge.set(1 if connected else 0)
+            was = connected
+            time.sleep(max(interval - (time.monotonic() - started), 0.1))  # the check's cadence
+
+    gauge.set(1)
+    threading.Thread(target=watch, name="broker-watch", daemon=True).start()
 
 
 def _start_models(settings: DetectorSettings, kafka: KafkaSettings):

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from producer import data, scenarios
 from producer.replay import replay
 from producer.settings import ProducerSettings
+from schemas import kafka as connection
 from schemas.settings import build, flags_from
 from schemas.topics import KafkaSettings, ensure_topics
 
@@ -46,9 +47,10 @@ def replay_command(
         raise typer.Exit(2) from None
     frame, onset_row = scenarios.apply(frame, spec, settings.seed)
     try:
+        connection.check(kafka)
         ensure_topics(kafka, [kafka.transactions_topic])
-    except Exception as error:  # confluent-kafka raises KafkaException with a code
-        console.print(f"[red]error:[/red] cannot reach Kafka at {kafka.kafka_bootstrap_servers}: {error}")
+    except RuntimeError as error:  # KafkaUnavailable, or topics that cannot be created
+        console.print(f"[red]error:[/red] {error}; nothing produced")
         raise typer.Exit(1) from None
     total = len(frame) + settings.malformed
     with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.kafka import client_config
 
 # Header names carrying replay metadata. Evaluation code may read them; detection must not.
 HEADER_REPLAY_ID = "replay-id"
@@ -27,6 +32,21 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_connect_timeout: float = Field(10.0, gt=0, le=300, description="how long a command waits for "
+                                         "the broker to answer before it says it cannot reach it, s")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with SASL_*)")
+    kafka_sasl_username: str | None = Field(None, description="SASL user")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged; "
+                                                  "prefer the env var to the flag)")
+    kafka_ssl_ca_file: Path | None = Field(None, description="CA certificates (PEM) to verify the "
+                                           "broker with (with SSL, SASL_SSL)")
+    kafka_ssl_cert_file: Path | None = Field(None, description="client certificate (PEM), when the "
+                                             "broker asks for one")
+    kafka_ssl_key_file: Path | None = Field(None, description="client certificate's private key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = Field(None, description="password of that key, if any")
     transactions_topic: str = Field("retail.transactions", description="input transactions")
     dlq_topic: str = Field("retail.transactions.dlq", description="dead letters")
     drift_events_topic: str = Field("drift.events", description="alarms and evaluations")
@@ -41,7 +61,7 @@ class KafkaSettings(BaseSettings):
 
     def librdkafka(self, **extra: object) -> dict[str, object]:
         """The confluent-kafka (librdkafka) configuration dict for this broker."""
-        return {"bootstrap.servers": self.kafka_bootstrap_servers, **extra}
+        return client_config(self, **extra)
 
 
 def partition_count(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> int:
@@ -68,9 +88,9 @@ def ensure_topics(settings: KafkaSettings, names: list[str], partitions: int | N
               for name in names if name not in existing]
     if not wanted:
         return
-    for future in admin.create_topics(wanted, operation_timeout=timeout).values():
+    for name, future in admin.create_topics(wanted, operation_timeout=timeout).items():
         try:
             future.result(timeout=timeout)
         except KafkaException as error:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
+                raise RuntimeError(f"cannot create topic {name}: {error.args[0].str()}") from None

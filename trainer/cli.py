@@ -12,6 +12,7 @@ from rich.console import Console
 
 from producer import data
 from schemas import artifacts
+from schemas import kafka as connection
 from schemas.settings import build, flags_from
 from schemas.topics import KafkaSettings, ensure_topics
 from trainer import versions
@@ -58,24 +59,36 @@ def publish(kafka: KafkaSettings, metadata: dict, path: Path) -> None:
         raise RuntimeError(f"could not deliver to {kafka.model_updates_topic}")
 
 
+EXIT_BAD_INPUT = 2  # settings or data unusable: nothing trained
+EXIT_NOT_ANNOUNCED = 3  # trained and saved, but the announcement did not reach Kafka
+
+
 @flags_from(TrainerSettings, KafkaSettings)
 def run(**overrides: str | None) -> None:
-    """Train on a file (or a time range of it), save a new model version, announce it."""
+    """Train on a file (or a time range of it), save a new model version, announce it.
+
+    Exit codes: 0 saved (and announced, unless --publish false); 2 bad settings or data, or
+    the topic to train from unreachable: nothing trained; 3 saved but not announced (Kafka
+    unreachable: announce it by training again, or copy the version directory where the
+    detectors read models).
+    """
     try:
         settings, kafka = build(TrainerSettings, overrides), build(KafkaSettings, overrides)
         if settings.from_topic:
             from trainer.topic_source import read_transactions
 
             console.print(f"reading {kafka.transactions_topic} from {kafka.kafka_bootstrap_servers}")
+            connection.check(kafka)
             frame = read_transactions(kafka)
         else:
             console.print(f"loading {settings.data or 'the cached data set'}")
             frame = data.load_online_retail(settings.data)
         frame = select_window(frame, settings.since, settings.until)
         trained = fit(frame, settings.horizon_days, progress=lambda m: console.print(f"• {m}"))
-    except (ValidationError, data.DataError, TrainingDataError, ValueError) as error:
+    except (ValidationError, data.DataError, TrainingDataError, ValueError,
+            connection.KafkaUnavailable) as error:
         console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     source = f"topic {kafka.transactions_topic}" if settings.from_topic else str(settings.data)
     version, path = versions.save(settings.models_dir, trained, frame, settings.horizon_days, source)
     h = trained.holdout
@@ -83,11 +96,12 @@ def run(**overrides: str | None) -> None:
                   f"{h['baseline_mae']:.1f}, RMSE {h['rmse']:.1f}, R² {h['r2']:.3f}")
     if settings.publish:
         try:
+            connection.check(kafka)
             publish(kafka, orjson.loads((path / artifacts.METADATA).read_bytes()), path)
-        except Exception as error:  # confluent-kafka errors carry their own codes
+        except RuntimeError as error:  # KafkaUnavailable, or an undelivered announcement
             console.print(f"[yellow]saved, but not announced on {kafka.model_updates_topic}: "
                           f"{error}[/yellow]")
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_NOT_ANNOUNCED) from None
         console.print(f"announced on {kafka.model_updates_topic}")
 
 

@@ -16,6 +16,7 @@ import faust
 
 from detector.runtime.pipeline_process import PipelineProcess
 from detector.runtime.settings import DetectorSettings
+from schemas.kafka import ssl_context
 from schemas.topics import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,16 @@ log = logging.getLogger(__name__)
 
 def faust_broker(bootstrap: str, transport: str = "kafka") -> str:
     return ";".join(f"{transport}://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+def faust_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    """The broker's security for Faust (aiokafka): SASL over plaintext or TLS, or TLS alone."""
+    context = ssl_context(kafka)
+    if kafka.kafka_security_protocol.startswith("SASL"):
+        password = kafka.kafka_sasl_password.get_secret_value() if kafka.kafka_sasl_password else ""
+        return faust.SASLCredentials(username=kafka.kafka_sasl_username or "", password=password,
+                                     ssl_context=context, mechanism=kafka.kafka_sasl_mechanism)
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, transport: str = "kafka"
@@ -35,6 +46,7 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, tra
     return faust.App(
         app_id,
         broker=faust_broker(kafka.kafka_bootstrap_servers, transport),
+        broker_credentials=faust_credentials(kafka),
         store="memory://",
         datadir=str(settings.data_dir),
         topic_partitions=kafka.topic_partitions,

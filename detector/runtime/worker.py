@@ -9,6 +9,7 @@ import faust
 from detector.runtime.app import build_app
 from detector.runtime.pipeline_process import PipelineProcess
 from detector.runtime.settings import DetectorSettings
+from schemas import kafka as connection
 from schemas.artifacts import ARTIFACTS_TOPIC_CONFIG
 from schemas.topics import KafkaSettings, ensure_topics
 
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: DetectorSettings, kafka: KafkaSettings) -> None:
+    log.info("connecting to Kafka at %s (%s)", kafka.kafka_bootstrap_servers, kafka.kafka_security_protocol)
+    connection.check(kafka)
     ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic, kafka.drift_events_topic,
                           kafka.model_updates_topic])
     ensure_topics(kafka, [kafka.model_artifacts_topic], partitions=1, config=ARTIFACTS_TOPIC_CONFIG)

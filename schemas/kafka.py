@@ -43,6 +43,9 @@ class _OncePerLine(logging.Filter):
 
 
 log.addFilter(_OncePerLine())
+_quiet = logging.getLogger("driftstream.kafka.check")  # the check says it all in its one line
+_quiet.propagate = False
+_quiet.addHandler(logging.NullHandler())
 
 
 def client_config(settings: KafkaSettings, **extra: object) -> dict[str, object]:
@@ -82,15 +85,16 @@ def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
 def check(settings: KafkaSettings, timeout: float | None = None) -> None:
     """Return once the broker answers; raise KafkaUnavailable if it does not in ``timeout``
     seconds (default: the setting ``kafka_connect_timeout``)."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka import KafkaException, Producer
 
     errors: list[str] = []
     timeout = settings.kafka_connect_timeout if timeout is None else timeout
-    admin = AdminClient(client_config(settings, error_cb=lambda error: errors.append(error.str())))
+    client = Producer(client_config(settings, logger=_quiet,
+                                    error_cb=lambda error: errors.append(error.str())))
     try:
-        admin.list_topics(timeout=timeout)
+        client.list_topics(timeout=timeout)
     except KafkaException as error:
+        client.poll(0.5)  # serves error_cb: librdkafka's reason (refused, authentication, TLS)
         reason = next((e for e in errors if "auth" in e.lower() or "ssl" in e.lower()), None)
         raise KafkaUnavailable(f"cannot reach Kafka at {settings.kafka_bootstrap_servers} "
                                f"({settings.kafka_security_protocol}) within {timeout:g} s: "

@@ -61,10 +61,8 @@ class KafkaBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> KafkaBroker:
-        classpath = str(ensure_jars()) + "/*"
-        props = self.dir / "server.properties"
-        props.write_text("\n".join([
+    def properties(self) -> list[str]:
+        return [
             "process.roles=broker,controller", "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
             f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
@@ -74,15 +72,23 @@ class KafkaBroker:
             f"log.dirs={self.dir / 'data'}", "num.partitions=1",
             "offsets.topic.replication.factor=1", "offsets.topic.num.partitions=4",
             "transaction.state.log.replication.factor=1", "transaction.state.log.min.isr=1",
-            "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=true", "",
-        ]))
+            "group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=true",
+        ]
+
+    def format_options(self) -> list[str]:
+        return []
+
+    def start(self, timeout: float = 120.0) -> KafkaBroker:
+        classpath = str(ensure_jars()) + "/*"
+        props = self.dir / "server.properties"
+        props.write_text("\n".join([*self.properties(), ""]))
         java = ["java", "-Xms512m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
                 f"-Dkafka.logs.dir={self.dir}", "-cp", classpath]
         if not (self.dir / "data").exists():  # a restart keeps the log dirs: format once
             cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=").replace("-", "A")
-            subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                           check=True, capture_output=True)
+            subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+                                   *self.format_options()], check=True, capture_output=True)
         self.process = subprocess.Popen(java + ["kafka.Kafka", str(props)],
                                         stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_for(self._ready, timeout, f"Kafka on {self.bootstrap} (log: {self.log})")

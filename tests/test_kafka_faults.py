@@ -93,3 +93,21 @@ def test_a_broker_outage_is_seen_and_survived_with_exact_counts(data_path, start
         detector.stop()
     finally:
         broker.stop()
+
+
+def test_topics_are_created_with_the_replication_settings(kafka_bootstrap) -> None:
+    """Replication factor and min.insync.replicas come from settings (a one-broker cluster
+    takes 1 and 1; a larger factor is refused by it with a clear error)."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    name = f"rf-{uuid.uuid4().hex[:8]}"
+    kafka = KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_replication_factor=1,
+                          topic_min_insync_replicas=1)
+    ensure_topics(kafka, [name], config={"retention.ms": "3600000"})
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    configs = admin.describe_configs([ConfigResource("topic", name)])
+    entries = next(iter(configs.values())).result()
+    assert entries["min.insync.replicas"].value == "1" and entries["retention.ms"].value == "3600000"
+    three = KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_replication_factor=3)
+    with pytest.raises(RuntimeError, match=f"cannot create topic {name}-3: .*[Rr]eplication factor"):
+        ensure_topics(three, [f"{name}-3"])

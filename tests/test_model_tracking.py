@@ -122,10 +122,13 @@ def test_a_released_partition_moves_to_another_pipeline(model_dir, messages, tmp
     """Two workers: one owns every partition, then gives partition 1 to the other."""
     one, registry = pipeline(model_dir, tmp_path / "a")
     feed(one, messages[:60_000])
+    one.metrics.lag.labels("1").set(42)  # as the runtime reports it
     moved = one.partitions[1].snapshot()
     one.release([1])
     assert sorted(one.partitions) == [0, 2]
-    assert registry.get_sample_value("clv_state_events", {"partition": "1"}) is None  # series gone
+    for metric in ("clv_state_events", "clv_consumer_lag_messages", "clv_state_model_scored"):
+        assert registry.get_sample_value(metric, {"partition": "1"}) is None  # series follow ownership
+    assert registry.get_sample_value("clv_state_events", {"partition": "0"}) == one.partitions[0].events
     two, _ = pipeline(model_dir, tmp_path / "b")
     two.load_state = lambda topic, partition: PartitionState.from_snapshot(moved, topic, partition)
     rest = messages[60_000:]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install kafka-jars prometheus bench
+.PHONY: demo test install kafka-jars apt-tools bench
 
 install: $(INSTALLED)
 
@@ -21,10 +21,13 @@ demo: $(INSTALLED)
 kafka-jars:
 	cd tools/kafka && mvn -B -q package
 
-# Debian's Prometheus (with promtool) for the monitoring tests.
-prometheus:
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
-	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus)
+# Debian's Prometheus (with promtool) and Pushgateway for the monitoring tests, Chromium for
+# the HTML report's test.
+APT_TOOLS := prometheus promtool prometheus-pushgateway chromium
+apt-tools:
+	@for tool in $(APT_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	  [ -z "$$missing" ] || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	  prometheus prometheus-pushgateway chromium)
 
 # The Compose Specification JSON Schema, as shipped in the docker-compose 1.29.2 wheel (PyPI).
 build/compose_spec.json: | $(INSTALLED)
@@ -32,7 +35,7 @@ build/compose_spec.json: | $(INSTALLED)
 	$(BIN)/pip download -q --no-deps -d build/wheels docker-compose==1.29.2
 	$(BIN)/python -c "import glob, zipfile; w = zipfile.ZipFile(glob.glob('build/wheels/docker_compose-1.29.2-*.whl')[0]); open('$@', 'wb').write(w.read('compose/config/compose_spec.json'))"
 
-test: $(INSTALLED) kafka-jars prometheus build/compose_spec.json
+test: $(INSTALLED) kafka-jars apt-tools build/compose_spec.json
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

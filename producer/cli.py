@@ -13,6 +13,7 @@ from producer import data, scenarios
 from producer.replay import replay
 from producer.settings import ProducerSettings
 from schemas import kafka as connection
+from schemas.batch_metrics import PushSettings, push_replay
 from schemas.settings import build, flags_from
 from schemas.topics import KafkaSettings, ensure_topics
 
@@ -27,7 +28,7 @@ def main() -> None:
 
 
 @app.command("replay")
-@flags_from(ProducerSettings, KafkaSettings)
+@flags_from(ProducerSettings, KafkaSettings, PushSettings)
 def replay_command(
     download: Annotated[bool, typer.Option(help="download the UCI archive into the cache "
                                            "when no --data is given")] = False,
@@ -38,6 +39,7 @@ def replay_command(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings, kafka = build(ProducerSettings, overrides), build(KafkaSettings, overrides)
+        push = build(PushSettings, overrides)
         frame = data.arrange(data.load_online_retail(settings.data, settings.cache_dir, download),
                              settings.order, settings.seed, settings.passes, settings.limit)
         spec = scenarios.Scenario(settings.scenario, scenarios.resolve_onset(settings.onset, len(frame)),
@@ -63,6 +65,9 @@ def replay_command(
         f"replay {result.replay_id}: {result.produced} produced ({result.malformed} malformed), "
         f"{result.delivered} delivered, {result.failed} failed, scenario={spec.name} "
         f"onset={onset_row}, {result.seconds:.1f} s ({result.produced / max(result.seconds, 1e-9):,.0f}/s)")
+    push_replay(push, success=not result.undelivered, seconds=result.seconds, produced=result.produced,
+                delivered=result.delivered, failed=result.failed, malformed=result.malformed,
+                scenario=spec.name, order=settings.order)
     if result.undelivered:
         console.print(f"[red]{result.undelivered} messages were not delivered[/red]")
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from detector.metrics import Metrics
 from detector.runtime.settings import DetectorSettings
 from producer.settings import ProducerSettings
+from schemas.batch_metrics import PushSettings
 from schemas.settings import settings_of, shown_default
 from schemas.topics import KafkaSettings
 from trainer.settings import TrainerSettings
@@ -33,8 +34,8 @@ def readme_settings() -> dict[str, tuple[str, str]]:
 def test_the_readme_table_is_the_settings() -> None:
     """Every setting once, with its default and help: the same as the settings classes."""
     table = readme_settings()
-    settings = [s for cls in (KafkaSettings, DetectorSettings, ProducerSettings, TrainerSettings)
-                for s in settings_of(cls)]
+    classes = (KafkaSettings, PushSettings, DetectorSettings, ProducerSettings, TrainerSettings)
+    settings = [s for cls in classes for s in settings_of(cls)]
     assert sorted(table) == sorted(s.env for s in settings)
     for s in settings:
         default, meaning = table[s.env]

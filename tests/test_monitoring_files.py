@@ -15,6 +15,7 @@ import yaml
 
 from detector.runtime.settings import DetectorSettings
 from producer.settings import ProducerSettings
+from schemas.batch_metrics import PushSettings
 from schemas.settings import settings_of
 from schemas.topics import KafkaSettings
 from trainer.settings import TrainerSettings
@@ -103,17 +104,19 @@ def test_every_file_compose_mounts_exists() -> None:
 
 
 # Values compose fixes because the deployment decides them (ports, mounts, the broker).
-DEPLOYMENT = {"KAFKA_BOOTSTRAP_SERVERS", "DETECTOR_METRICS_PORT", "DETECTOR_METRICS_HOST",
+DEPLOYMENT = {"KAFKA_BOOTSTRAP_SERVERS", "PUSHGATEWAY_URL", "DETECTOR_METRICS_PORT", "DETECTOR_METRICS_HOST",
               "DETECTOR_REPORTS_DIR", "DETECTOR_DATA_DIR", "DETECTOR_MODELS_DIR", "PRODUCER_DATA",
               "PRODUCER_CACHE_DIR", "TRAINER_DATA", "TRAINER_MODELS_DIR"}
 
 
 def test_compose_passes_every_setting_through_without_restating_defaults() -> None:
     kafka = {s.env for s in settings_of(KafkaSettings)}
-    services = {"detector": DetectorSettings, "producer": ProducerSettings, "trainer": TrainerSettings}
-    for name, cls in services.items():
+    push = {s.env for s in settings_of(PushSettings)}
+    services = {"detector": (DetectorSettings, set()), "producer": (ProducerSettings, push),
+                "trainer": (TrainerSettings, push)}
+    for name, (cls, extra) in services.items():
         env = COMPOSE["services"][name]["environment"]
-        own = {s.env for s in settings_of(cls)} | kafka
+        own = {s.env for s in settings_of(cls)} | kafka | extra
         assert set(env) == own, f"{name}: unknown {set(env) - own}, cannot be given {own - set(env)}"
         for var, value in env.items():
             assert value is None or var in DEPLOYMENT, f"{name} restates {var}: {value}"

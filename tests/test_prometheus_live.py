@@ -1,17 +1,20 @@
-"""Every dashboard query and alert rule, run against a real Prometheus scraping the detector."""
+"""Every dashboard query and alert rule, run against a real Prometheus scraping the detector
+and a real Pushgateway that the batch jobs push to."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
-from kafka_broker import free_port, wait_for
+from conftest import train
+from kafka_broker import wait_for
+from prometheus_stack import Prometheus, Pushgateway
+from services import ROOT as SERVICES_ROOT
 from services import base_env, replay
 
 pytestmark = pytest.mark.kafka
@@ -19,52 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "monitoring" / "prometheus"
 ROWS = 60_000
 DRIFT_ALERTS = {"DataDriftDetected", "ModelDriftDetected"}
-
-
-class Prometheus:
-    def __init__(self, workdir: Path, detector_ports: list[int]) -> None:
-        if shutil.which("prometheus") is None:
-            pytest.fail("prometheus is missing: `make test` installs Debian's prometheus package")
-        self.port = free_port()
-        config = yaml.safe_load((PROM / "prometheus.yml").read_text())
-        config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-        config["rule_files"] = [str(p) for p in sorted((PROM / "rules").glob("*.yml"))]
-        config["scrape_configs"][0].pop("dns_sd_configs", None)
-        config["scrape_configs"][0]["static_configs"] = [
-            {"targets": [f"127.0.0.1:{port}" for port in detector_ports]}]
-        path = workdir / "prometheus.yml"
-        path.write_text(yaml.safe_dump(config))
-        self.log = workdir / "prometheus.log"
-        self.process = subprocess.Popen(
-            ["prometheus", f"--config.file={path}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-        wait_for(lambda: requests.get(f"{self.url}/-/ready", timeout=2).ok, 60, "prometheus ready")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def query(self, expr: str) -> list:
-        response = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
-        body = response.json()
-        assert body["status"] == "success", f"{expr}: {body}"
-        return body["data"]["result"]
-
-    def evaluated(self, times: int):
-        """A condition: the rule groups have been evaluated ``times`` more times from now."""
-        seen: set[str] = set()
-
-        def condition() -> bool:
-            groups = requests.get(f"{self.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
-            seen.add(min(g["lastEvaluation"] for g in groups))
-            return len(seen) > times
-
-        return condition
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
 
 
 def panel_queries() -> list[str]:
@@ -88,28 +45,37 @@ def rule_queries() -> dict[str, str]:
 
 @pytest.fixture
 def stack(kafka_bootstrap, topics, data_path, tmp_path, start_detector):
-    """``stack(*replay_args, rows=, **env)``: a detector, a Prometheus scraping it, a replay
-    it has fully scraped. Stopped when the test ends."""
-    started: list[Prometheus] = []
+    """``stack(*replay_args, rows=, training=, **env)``: a detector; a Pushgateway; a
+    Prometheus scraping both; (a training run, a batch job, and) a replay that pushed their
+    metrics and that Prometheus has fully scraped. Stopped when the test ends."""
+    started: list = []
 
-    def run(*args: str, rows: int = ROWS, **env_extra: str) -> tuple:
-        env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000", **env_extra)
+    def run(*args: str, rows: int = ROWS, training: bool = False, **env_extra: str) -> tuple:
+        pushgateway = Pushgateway(tmp_path)
+        started.append(pushgateway)
+        env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000",
+                       PUSHGATEWAY_URL=pushgateway.url, **env_extra)
         detector = start_detector(env)
-        prometheus = Prometheus(tmp_path, [detector.port])
+        prometheus = Prometheus(tmp_path, [detector.port], pushgateway)
         started.append(prometheus)
+        if training:
+            train(env, tmp_path / "trained", "--data", str(data_path), "--until", "2011-04-01",
+                  "--publish", "false")
         result = replay(env, "--data", str(data_path), "--limit", str(rows), "--malformed", "300", *args)
         assert result.returncode == 0, result.stderr
         wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {rows}"), 300,
                  "Prometheus to scrape every processed event", interval=1)
+        wait_for(lambda: prometheus.query(f'clv_replay_messages{{outcome="delivered"}} == {rows + 300}'), 60,
+                 "Prometheus to scrape the replay's pushed metrics", interval=1)
         return detector, prometheus
 
     yield run
-    for prometheus in started:
-        prometheus.stop()
+    for service in started:
+        service.stop()
 
 
 def test_every_panel_and_alert_query_returns_data_and_drift_alerts_fire(stack) -> None:
-    _, prometheus = stack("--scenario", "scale", "--onset", "0.5")
+    _, prometheus = stack("--scenario", "scale", "--onset", "0.5", training=True)
     firing = wait_for(lambda: prometheus.query('ALERTS{alertname="DataDriftDetected"}'), 60,
                       "DataDriftDetected in ALERTS", interval=1)
     assert {a["metric"]["feature"] for a in firing} & {"quantity", "unit_price", "line_total"}
@@ -142,3 +108,37 @@ def test_model_panels_show_scored_figures_and_the_model_alert_fires(stack, june_
     assert empty == [], f"model panels without figures: {empty}"
     shown = prometheus.query("clv_model_version_info == 1")
     assert [r["metric"]["version"] for r in shown] == [version]
+
+
+def test_batch_jobs_show_in_prometheus_through_the_pushgateway(kafka_bootstrap, topics, data_path, tmp_path,
+                                                              start_detector) -> None:
+    """The trainer and the producer push their run's metrics; Prometheus scrapes them with
+    their own labels (job, instance), and the two panels' queries answer with them."""
+    pushgateway = Pushgateway(tmp_path)
+    prometheus = Prometheus(tmp_path, [], pushgateway)
+    try:
+        env = base_env(kafka_bootstrap, topics, PUSHGATEWAY_URL=pushgateway.url)
+        version = train(env, tmp_path / "models", "--data", str(data_path), "--until", "2011-04-01",
+                        "--publish", "false")
+        result = replay(env, "--data", str(data_path), "--limit", "2000", "--malformed", "20",
+                        "--scenario", "scale", "--onset", "0.5")
+        assert result.returncode == 0, result.stderr
+        delivered = wait_for(lambda: prometheus.query('clv_replay_messages{outcome="delivered"} == 2020'), 60,
+                             "the replay's metrics in Prometheus", interval=0.5)
+        assert [r["metric"]["job"] for r in delivered] == ["driftstream_producer"]
+        assert prometheus.query('clv_replay_info{scenario="scale",order="shuffled"} == 1')
+        mae = wait_for(lambda: prometheus.query('clv_training_holdout{metric="mae"}'), 60,
+                       "the training run's metrics in Prometheus", interval=0.5)
+        assert mae[0]["metric"]["job"] == "driftstream_trainer" and float(mae[0]["value"][1]) > 0
+        assert prometheus.query(f'clv_training_model_info{{version="{version}"}} == 1')
+        assert float(prometheus.query("clv_training_success")[0]["value"][1]) == 1
+        panels = [e for e in panel_queries() if "clv_training" in e or "clv_replay" in e]
+        assert len(panels) >= 10 and [e for e in panels if not prometheus.query(e)] == []
+        # A failed run is pushed too: bad input, nothing trained.
+        failed = subprocess.run([sys.executable, "-m", "trainer", "--data", str(tmp_path / "missing.csv")],
+                                env=env, cwd=SERVICES_ROOT, capture_output=True, text=True, timeout=120)
+        assert failed.returncode == 2
+        wait_for(lambda: prometheus.query("clv_training_success == 0"), 60, "the failed run", interval=0.5)
+    finally:
+        prometheus.stop()
+        pushgateway.stop()

@@ -13,14 +13,17 @@ sys.path.insert(0, str(ROOT))
 
 from detector.runtime.settings import DetectorSettings  # noqa: E402
 from producer.settings import ProducerSettings  # noqa: E402
+from schemas.batch_metrics import PushSettings  # noqa: E402
 from schemas.settings import settings_of, shown_default  # noqa: E402
 from schemas.topics import KafkaSettings  # noqa: E402
 from trainer.settings import TrainerSettings  # noqa: E402
 
+CLASSES = (KafkaSettings, PushSettings, DetectorSettings, ProducerSettings, TrainerSettings)
+
 
 def table() -> list[str]:
     rows = ["| env var | default | meaning |", "|---|---|---|"]
-    for cls in (KafkaSettings, DetectorSettings, ProducerSettings, TrainerSettings):
+    for cls in CLASSES:
         for s in settings_of(cls):
             default = shown_default(s.field)
             shown = "—" if default is None else f"`{default}`"

@@ -93,6 +93,19 @@ PANELS = [
          "save p99 (s)"),
         ("histogram_quantile(0.99, sum by (le) (rate(clv_state_restore_seconds_bucket[$__rate_interval])))",
          "restore p99 (s)")], "short"),
+    ("Last training run", "stat", "The trainer's last run (pushed to the Pushgateway): success, "
+     "announced, duration, rows, holdout figures, model version", [
+         ("max(clv_training_success)", "success"), ("max(clv_training_announced)", "announced"),
+         ("max(clv_training_duration_seconds)", "duration (s)"), ("max(clv_training_rows)", "rows"),
+         ("max by (metric) (clv_training_holdout)", "holdout {{metric}}"),
+         ("max by (version) (clv_training_model_info)", "{{version}}"),
+         ("max(clv_training_last_run_timestamp_seconds) * 1000", "ended")], "short"),
+    ("Replays", "stat", "The producer's last replay (pushed to the Pushgateway): messages, scenario, "
+     "duration, success", [
+         ("max by (outcome) (clv_replay_messages)", "{{outcome}}"),
+         ("max by (scenario, order) (clv_replay_info)", "{{scenario}} ({{order}})"),
+         ("max(clv_replay_duration_seconds)", "duration (s)"), ("max(clv_replay_success)", "success"),
+         ("max(clv_replay_last_run_timestamp_seconds) * 1000", "ended")], "short"),
     ("Saved states rejected", "stat", "Snapshots ignored because they were damaged, foreign or of "
      "another format", [("sum(clv_state_rejected_total)", "rejected")], "short"),
 ]

@@ -9,6 +9,7 @@ first alarm came after onset.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import orjson
 import typer
 from confluent_kafka import Consumer, TopicPartition
@@ -82,8 +82,9 @@ def status_table(metrics: dict[str, float], rate: float, alarms: list[dict]) -> 
             test = labels.split('test="')[1].split('"')[0]
             threshold = metrics.get("clv_drift_threshold" + labels, 0.0)
             kind = "model" if feature in ("prediction", "error") else "data"
-            detected = f'clv_drift_detected_total{{feature="{feature}",kind="{kind}",test="{test}"}}'
-            count = metrics.get(detected, 0)
+            prefix = f'clv_drift_detected_total{{feature="{feature}",kind="{kind}",'
+            count = sum(v for k, v in metrics.items()
+                        if k.startswith(prefix) and k.endswith(f'test="{test}"}}'))
             style = "red" if test != "adwin" and threshold and value > threshold else ""
             shown = f"δ={threshold:g}" if test == "adwin" else f"{threshold:.4f}"
             table.add_row(feature, test, f"[{style}]{value:.4f}" if style else f"{value:.4f}",
@@ -118,7 +119,9 @@ def main(
                          help="Online Retail file (default: ../shared/data, else the cache)")] = None,
     scenario: Annotated[str, typer.Option(help="drift after the clean first half: scale, "
                                           "outliers, country-mix, gradual or none")] = "scale",
-    limit: Annotated[int, typer.Option(help="rows to replay (0 = all 541,909)")] = 120_000,
+    limit: Annotated[int, typer.Option(help="rows of the drifted replay (0 = all 541,909)")] = 120_000,
+    model_rows: Annotated[int, typer.Option(help="rows of the time-ordered replay: to the end of June "
+                                            "2011 by default, so that predictions are scored")] = 245_903,
     rate: Annotated[float, typer.Option(help="events/s; 0 = as fast as possible")] = 0.0,
     reference_size: Annotated[int, typer.Option(envvar="DETECTOR_REFERENCE_SIZE",
                               help="warm-up events per partition")] = 10_000,
@@ -128,8 +131,10 @@ def main(
                           help="model versions; a model is trained here first if there is none")
                           ] = Path("models"),
     live: Annotated[bool, typer.Option(help="live status table")] = True,
+    keep_running: Annotated[bool, typer.Option(help="keep the broker up at the end, until Ctrl-C")] = False,
 ) -> None:
-    """Run broker, detector and a drifted replay; print when drift was caught."""
+    """Run broker, detector and replays: a drifted one (when was drift caught?), then one in
+    event-time order (the model's predictions, scores and error); print where to look."""
     try:
         path = data_path or (DEFAULT_DATA if DEFAULT_DATA.exists() else None)
         frame = data.load_online_retail(path)
@@ -138,9 +143,8 @@ def main(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     ensure_model(frame, models_dir)
-    frame = frame.iloc[np.random.default_rng(42).permutation(len(frame))].reset_index(drop=True)
-    if limit:
-        frame = frame.iloc[:limit]
+    ordered = data.arrange(frame, "time", 0, limit=model_rows)
+    frame = data.arrange(frame, "shuffled", 42, limit=limit)
     frame, onset = scenarios.apply(frame, scenarios.Scenario(spec.name, len(frame) // 2), 42)
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     broker = None
@@ -152,32 +156,51 @@ def main(
         bootstrap = f"127.0.0.1:{port}"
         broker = start_tansu(port)
         console.print(f"embedded Tansu broker on {bootstrap}")
-    kafka = KafkaSettings(kafka_bootstrap_servers=bootstrap,
-                          transactions_topic=f"retail.transactions.demo-{os.getpid()}")
-    detector = None
+    reports = Path(os.environ.get("DETECTOR_REPORTS_DIR", "reports"))
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DETECTOR_REFERENCE_SIZE": str(reference_size),
+           "DETECTOR_METRICS_PORT": str(metrics_port), "DETECTOR_SESSION_TIMEOUT": "6",
+           "DETECTOR_REPORTS_DIR": str(reports), "DETECTOR_LOG_LEVEL": "warning",
+           "DETECTOR_MODELS_DIR": str(models_dir)}
     try:
-        until(lambda: ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic,
-                                            kafka.drift_events_topic]) or True, 60, "the broker")
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-               "TRANSACTIONS_TOPIC": kafka.transactions_topic,
-               "DETECTOR_APP_ID": f"driftstream-demo-{os.getpid()}",
-               "DETECTOR_REFERENCE_SIZE": str(reference_size),
-               "DETECTOR_METRICS_PORT": str(metrics_port), "DETECTOR_SESSION_TIMEOUT": "6",
-               "DETECTOR_REPORTS_DIR": os.environ.get("DETECTOR_REPORTS_DIR", "reports"),
-               "DETECTOR_DATA_DIR": str(workdir / "state"), "DETECTOR_LOG_LEVEL": "warning",
-               "DETECTOR_MODELS_DIR": str(models_dir)}
-        log = (workdir / "detector.log").open("wb")
-        detector = subprocess.Popen([sys.executable, "-m", "detector"], env=env, stdout=log,
-                                    stderr=subprocess.STDOUT)
+        console.rule(f"1. data drift: {len(frame):,} shuffled rows, {spec.name!r} from the middle")
+        alarms, seconds, _ = phase(env, bootstrap, f"demo-{os.getpid()}-drift", frame, onset, spec.name, rate,
+                                   metrics_port, workdir, live)
+        summary(alarms, onset, len(frame), spec.name, seconds)
+        console.rule(f"2. the model in the stream: {len(ordered):,} rows in time order")
+        alarms, seconds, figures = phase(env, bootstrap, f"demo-{os.getpid()}-model", ordered, len(ordered),
+                                         "none", rate, metrics_port, workdir, live)
+        model_summary(figures, alarms, len(ordered), seconds)
+        where_to_look(bootstrap, reports, metrics_port, keep=keep_running)
+    except (TimeoutError, RuntimeError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        if broker is not None and broker.poll() is None:
+            broker.terminate()
+            broker.wait(30)
+
+
+def phase(env: dict, bootstrap: str, name: str, frame, onset: int, scenario: str, rate: float,
+          metrics_port: int, workdir: Path, live: bool) -> tuple[list[dict], float, dict[str, float]]:
+    """One replay onto a topic of its own, watched by a detector of its own: the alarms, the
+    seconds it took, the detector's last metrics."""
+    kafka = KafkaSettings(kafka_bootstrap_servers=bootstrap, transactions_topic=f"retail.transactions.{name}",
+                          drift_events_topic=f"drift.events.{name}")
+    until(lambda: ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic,
+                                        kafka.drift_events_topic]) or True, 60, "the broker")
+    log = (workdir / f"{name}.log").open("wb")
+    detector = subprocess.Popen([sys.executable, "-m", "detector"], stdout=log, stderr=subprocess.STDOUT,
+                                env={**env, "TRANSACTIONS_TOPIC": kafka.transactions_topic,
+                                     "DRIFT_EVENTS_TOPIC": kafka.drift_events_topic, "DETECTOR_APP_ID": name,
+                                     "DETECTOR_DATA_DIR": str(workdir / name)})
+    try:
         until(lambda: scrape(metrics_port), 60, f"the detector's /metrics on port {metrics_port}")
         console.print(f"detector up: http://127.0.0.1:{metrics_port}/metrics (log {log.name})")
         reader = AlarmReader(bootstrap, kafka.drift_events_topic)
         reader.start()
-        result = {}
-        producer = threading.Thread(target=lambda: result.update(r=replay(
-            frame, kafka, scenario=spec.name, onset=onset, rate=rate)), daemon=True)
-        producer.start()
-        started, last = time.monotonic(), (time.monotonic(), 0.0)
+        threading.Thread(target=lambda: replay(frame, kafka, scenario=scenario, onset=onset, rate=rate),
+                         daemon=True).start()
+        started, last, metrics = time.monotonic(), (time.monotonic(), 0.0), {}
         with Live(console=console, refresh_per_second=4, transient=not live) as view:
             while True:
                 if detector.poll() is not None:
@@ -194,15 +217,38 @@ def main(
                 time.sleep(0.5)  # refresh interval of the live view
         reader.stopped.set()
         reader.join(5)
-        summary(reader.alarms, onset, len(frame), spec.name, time.monotonic() - started)
-    except (TimeoutError, RuntimeError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from None
+        return reader.alarms, time.monotonic() - started, metrics
     finally:
-        for proc in (detector, broker):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(30)
+        if detector.poll() is None:
+            detector.terminate()
+            detector.wait(60)
+
+
+def model_summary(metrics: dict[str, float], alarms: list[dict], rows: int, seconds: float) -> None:
+    figure = {m: metrics.get(f'clv_model_performance{{metric="{m}"}}', float("nan"))
+              for m in ("mae", "naive_mae", "holdout_mae")}
+    console.print(f"\nreplayed {rows:,} rows in event-time order in {seconds:.1f} s: "
+                  f"{metrics.get('clv_model_predictions_total', 0):,.0f} predictions at weekly cutoffs, "
+                  f"{metrics.get('clv_model_scored_total', 0):,.0f} scored once their labels arrived")
+    console.print(f"rolling MAE {figure['mae']:.1f} (naive baseline {figure['naive_mae']:.1f}; the trainer's "
+                  f"holdout {figure['holdout_mae']:.1f}); model alarms: "
+                  f"{sum(a['detector'] == 'model' for a in alarms)}")
+
+
+def where_to_look(bootstrap: str, reports: Path, metrics_port: int, keep: bool) -> None:
+    page = reports / "latest_drift_report.html"
+    console.rule("where to look")
+    console.print(f"• the latest alarm as a page: {page.resolve()}" if page.exists()
+                  else "• no alarm page yet")
+    console.print(f"• every alarm and evaluation: topics drift.events.demo-* on {bootstrap}; any alarm as "
+                  f"a page: python -m detector report --kafka-bootstrap-servers {bootstrap} "
+                  f"--drift-events-topic <topic>")
+    console.print(f"• the detector's metrics: http://127.0.0.1:{metrics_port}/metrics (while it runs); "
+                  "Grafana and the alerts: docker compose up (README, Operations guide)")
+    if keep:
+        console.print("broker up until Ctrl-C (the topics stay readable)")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
 
 def ensure_model(frame, models_dir: Path) -> None:

@@ -21,6 +21,19 @@ class WindowInfo(msgspec.Struct):
     event_time_end: str | None
 
 
+class Distribution(msgspec.Struct):
+    """What an alarm compared, summed up: for a numeric feature the reference's and the
+    current values' quantiles at ``levels``; for a categorical one each category's share."""
+
+    feature: str
+    numeric: bool
+    labels: list[str]  # quantile levels ("0.05") or categories
+    reference: list[float]
+    current: list[float]
+    reference_name: str = "reference"  # what the current values are compared with
+    current_name: str = "current window"
+
+
 class DriftEvent(msgspec.Struct):
     kind: str  # "alarm" or "evaluation"
     detector: str  # "data" or "model"
@@ -32,6 +45,8 @@ class DriftEvent(msgspec.Struct):
     partition: int | None = None  # the input partition whose window this is
     model_version: str | None = None
     trigger: dict | None = None  # replay metadata, for evaluation only
+    distributions: list[Distribution] | None = None  # alarms: what was compared (the report's charts)
+    worker: str | None = None  # the host that raised it
 
 
 encode = msgspec.json.Encoder().encode

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -102,8 +103,9 @@ def flags_from(*settings_classes: type[BaseSettings]) -> Callable:
     default, and arrives as text in ``overrides`` for the settings class to validate."""
 
     def decorate(fn: Callable) -> Callable:
-        own = [p for p in inspect.signature(fn).parameters.values() if p.kind != p.VAR_KEYWORD]
-        params = list(own)
+        hints = typing.get_type_hints(fn, include_extras=True)  # Annotated[..., typer.Option(help=...)]
+        params = [p.replace(annotation=hints.get(p.name, p.annotation))
+                  for p in inspect.signature(fn).parameters.values() if p.kind != p.VAR_KEYWORD]
         for cls in settings_classes:
             for s in settings_of(cls):
                 default = shown_default(s.field)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,10 @@ def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:
     assert (tmp_path / "models" / "latest").exists()
     assert "alarms before onset (false): 0" in output
     assert "first alarm after onset:" in output
+    # The time-ordered phase: the model's figures are real, not 0 or NaN.
+    made, scored = re.search(r"([\d,]+) predictions at weekly cutoffs, ([\d,]+) scored", output).groups()
+    assert int(made.replace(",", "")) > 0 and int(scored.replace(",", "")) > 0
+    mae = float(re.search(r"rolling MAE ([\d.]+)", output).group(1))
+    assert mae > 0
+    assert (tmp_path / "reports" / "latest_drift_report.html").exists()
+    assert "where to look" in output

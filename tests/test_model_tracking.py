@@ -7,6 +7,7 @@ import pickle
 
 import cramjam
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry
@@ -18,6 +19,7 @@ from detector.model.loader import load
 from detector.model.tracker import DEFAULT_HORIZON_DAYS, ModelConfig
 from detector.pipeline.messages import Message
 from detector.pipeline.pipeline import Pipeline
+from detector.pipeline.report_page import render
 from detector.pipeline.state import MAGIC, PartitionState, SnapshotError
 from producer import data
 from producer.replay import encode_rows, partitions_of
@@ -184,3 +186,20 @@ def test_customer_state_stays_bounded_without_a_model(messages, tmp_path) -> Non
         kept = min(when for c in state.tracker.store.customers.values() for when in c[INVOICES].values())
         assert kept >= state.watermark - INVOICE_GRACE - ModelConfig().step_days * DAY
     assert predictions(p) == (0, 0)
+
+
+def test_a_model_alarm_carries_what_it_compared(model_dir, messages, tmp_path) -> None:
+    """A model alarm's event holds the cutoff's predictions (or errors) against the holdout's,
+    and its page draws them."""
+    p, _ = pipeline(model_dir, tmp_path)
+    alarms = []
+    for start in range(0, len(messages), 1_000):
+        out = p.process(messages[start:start + 1_000])
+        alarms += [e for e in (orjson.loads(v) for _, v in out.drift_events)
+                   if e["detector"] == "model" and e["kind"] == "alarm"]
+    assert alarms
+    compared = alarms[0]["distributions"][0]
+    assert compared["feature"] == alarms[0]["results"][0]["feature"]
+    assert compared["reference_name"].startswith("holdout") and len(compared["current"]) == 41
+    page = render(alarms[0])
+    assert "<polyline" in page and compared["reference_name"] in page

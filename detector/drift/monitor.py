@@ -77,6 +77,7 @@ class Outcome:
     drift_share: float = 0.0
     drifted_columns: int = 0
     quality: dict[str, float] = field(default_factory=dict)
+    window: Columns | None = None  # an evaluation's window, as evaluated
 
 
 class DriftMonitor:
@@ -191,7 +192,7 @@ class DriftMonitor:
             "evaluation", results, alarms, self.events_processed, position,
             float(times.min()), float(times.max()),
             drift_share=len(drifted_features) / len(FEATURES),
-            drifted_columns=len(drifted_features), quality=self._quality(window))
+            drifted_columns=len(drifted_features), quality=self._quality(window), window=window)
 
     def _quality(self, window: Columns) -> dict[str, float]:
         quality = {f"out_of_range:{ch.feature}": float(ch.outside(window[ch.feature]).mean())

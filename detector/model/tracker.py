@@ -106,6 +106,7 @@ class ModelOutcome:
     position: int  # index in the partition's batch of the event that passed the mark
     cutoff: float
     size: int  # predictions made or scored
+    values: np.ndarray | None = None  # the cutoff's predictions, or its errors
 
 
 class ModelTracker:
@@ -201,15 +202,15 @@ class ModelTracker:
         threshold = max(ks_critical_value(reference.size, predictions.size, self.config.alpha),
                         self.config.min_effect)
         result = Verdict("prediction", "ks", d, threshold, d > threshold)
-        return [self._outcome(state, result, position, cutoff, predictions.size)]
+        return [self._outcome(state, result, position, cutoff, predictions)]
 
     @staticmethod
     def _outcome(state: TrackerState, result: Verdict, position: int, cutoff: float,
-                 size: int) -> ModelOutcome:
+                 values: np.ndarray) -> ModelOutcome:
         """Alarm on the rising edge of a check's state in this partition."""
         alarm = result.drifted and not state.drifted.get(result.test, False)
         state.drifted[result.test] = result.drifted
-        return ModelOutcome(result, alarm, position, cutoff, size)
+        return ModelOutcome(result, alarm, position, cutoff, values.size, values)
 
     def _score(self, state: TrackerState, pending: Pending, position: int) -> list[ModelOutcome]:
         realised = np.clip(state.store.monetary(pending.customers) - pending.monetary_at_cutoff, 0, None)
@@ -224,11 +225,11 @@ class ModelTracker:
             return []
         in_range = OutOfRangeCheck("error", self.model.holdout_errors, errors.size, c.alpha,
                                    c.error_min_share)
-        out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors.size)]
+        out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors)]
         state.error_check.update(np.abs(errors))
         # every ADWIN detection is an alarm (it drops the old part of its window after one)
         verdict = state.error_check.evaluate(None)
-        out.append(ModelOutcome(verdict, verdict.drifted, position, pending.cutoff, errors.size))
+        out.append(ModelOutcome(verdict, verdict.drifted, position, pending.cutoff, errors.size, errors))
         return out
 
     def performance(self, states: list[TrackerState]) -> dict[str, float]:

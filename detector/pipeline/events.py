@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 
 from detector.drift.checks import Verdict
@@ -15,31 +16,36 @@ def iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None).isoformat()
 
 
+WORKER = socket.gethostname()
+
+
 def _event(kind: str, detector: str, partition: int, results: list[Verdict], window: drift_event.WindowInfo,
-           drift_share: float, drifted_columns: int, model_version: str | None,
-           trigger: dict | None) -> drift_event.DriftEvent:
+           drift_share: float, drifted_columns: int, model_version: str | None, trigger: dict | None,
+           distributions: list[drift_event.Distribution] | None) -> drift_event.DriftEvent:
     return drift_event.DriftEvent(
         kind=kind, detector=detector, partition=partition,
         results=[drift_event.Result(r.feature, r.test, r.statistic, r.threshold, r.drifted) for r in results],
         window=window, drift_share=drift_share, drifted_columns=drifted_columns,
         emitted_at=datetime.now(UTC).isoformat(), model_version=model_version,
-        trigger=ReplayTracker.readable(trigger))
+        trigger=ReplayTracker.readable(trigger), distributions=distributions or None, worker=WORKER)
 
 
 def data_event(kind: str, partition: int, outcome: Outcome, results: list[Verdict], window_size: int,
-               panes: int, model_version: str | None, trigger: dict | None) -> drift_event.DriftEvent:
+               panes: int, model_version: str | None, trigger: dict | None,
+               distributions: list[drift_event.Distribution] | None = None) -> drift_event.DriftEvent:
     """An evaluation (every check of a pane) or an alarm (one check) of a partition's window."""
     window = drift_event.WindowInfo(window_size, panes, outcome.events_processed,
                                     iso(outcome.event_time_start), iso(outcome.event_time_end))
     return _event(kind, "data", partition, results, window, outcome.drift_share, outcome.drifted_columns,
-                  model_version, trigger)
+                  model_version, trigger, distributions)
 
 
 def model_event(partition: int, outcome: ModelOutcome, events_processed: int, horizon: float,
-                model_version: str | None, trigger: dict | None) -> drift_event.DriftEvent:
+                model_version: str | None, trigger: dict | None,
+                distributions: list[drift_event.Distribution] | None = None) -> drift_event.DriftEvent:
     """One model check on one cutoff's predictions (or scores): window = [cutoff, cutoff + H)."""
     result = outcome.result
     window = drift_event.WindowInfo(outcome.size, 1, events_processed, iso(outcome.cutoff),
                                     iso(outcome.cutoff + horizon))
     return _event("alarm" if outcome.alarm else "evaluation", "model", partition, [result], window,
-                  float(result.drifted), int(result.drifted), model_version, trigger)
+                  float(result.drifted), int(result.drifted), model_version, trigger, distributions)

@@ -21,7 +21,7 @@ from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
 from detector.metrics import Metrics
 from detector.model.loader import LoadedModel
 from detector.model.tracker import ModelConfig, ModelOutcome, ModelTracker
-from detector.pipeline import events
+from detector.pipeline import distributions, events
 from detector.pipeline.exporter import MetricsExporter
 from detector.pipeline.messages import DeadLetter, Message, PartitionRows, dead_letter, decode_batch
 from detector.pipeline.recovery import Applied, Journal, isolate
@@ -223,9 +223,9 @@ class Pipeline:
                      ) -> list[tuple[bytes, bytes]]:
         cfg, partition = self.config, state.partition
 
-        def event(kind: str, results: list) -> drift_event.DriftEvent:
+        def event(kind: str, results: list, compared: list | None = None) -> drift_event.DriftEvent:
             return events.data_event(kind, partition, outcome, results, cfg.window_size, cfg.panes,
-                                     self.model_version, trigger)
+                                     self.model_version, trigger, compared)
 
         out = []
         if outcome.kind == "evaluation":
@@ -236,7 +236,7 @@ class Pipeline:
             log.warning("drift alarm feature=%s test=%s statistic=%.4f threshold=%.4f partition=%d "
                         "events_processed=%d", alarm.feature, alarm.test, alarm.statistic,
                         alarm.threshold, partition, outcome.events_processed)
-            self._report = event("alarm", [alarm])
+            self._report = event("alarm", [alarm], self._compared(state, outcome, alarm.feature))
             out.append((alarm.feature.encode(), drift_event.encode(self._report)))
         return out
 
@@ -249,14 +249,33 @@ class Pipeline:
         elif result.test == "out_of_range":  # once per scored cutoff
             self.metrics.model_scored.inc(outcome.size)
             self.metrics.performance(self.tracker.performance(self._tracker_states()))
+        compared = None
+        if outcome.alarm and outcome.values is not None and self.model is not None:
+            holdout = self.model.predictions if result.feature == "prediction" else self.model.holdout_errors
+            compared = [distributions.numeric(
+                result.feature, holdout, outcome.values, f"holdout {result.feature}s",
+                f"the cutoff's {result.feature}s")]
         event = events.model_event(partition, outcome, events_before + outcome.position + 1,
-                                   self.tracker.horizon, self.model_version, trigger)
+                                   self.tracker.horizon, self.model_version, trigger, compared)
         if outcome.alarm:
             log.warning("model alarm check=%s/%s statistic=%.4f threshold=%.4f partition=%d cutoff=%s",
                         result.feature, result.test, result.statistic, result.threshold, partition,
                         events.iso(outcome.cutoff))
             self._report = event
         return b"model", drift_event.encode(event)
+
+    def _compared(self, state: PartitionState, outcome: Outcome, feature: str) -> list:
+        """The reference and the window an alarm compared (a streaming detection: the
+        partition's latest evaluated window)."""
+        window = outcome.window
+        if window is None and state.partition in self.exporter.latest:
+            window = self.exporter.latest[state.partition].window
+        reference = state.monitor.reference
+        if window is None or reference is None:
+            return []
+        if feature in reference.numeric:
+            return [distributions.numeric(feature, reference.numeric[feature], window[feature])]
+        return [distributions.categorical(feature, reference.categorical[feature], window[feature])]
 
     def _tracker_states(self) -> list:
         """In partition order: the rolling figures take ties of cutoffs in that order."""

@@ -1,4 +1,5 @@
-"""latest_drift_report.json: the last alarm and the full evaluation around it."""
+"""latest_drift_report.json: the last alarm and the full evaluation around it; and the
+same as a page a person can open, latest_drift_report.html (pipeline/report_page.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import orjson
 from detector.drift.monitor import MonitorConfig, Outcome
 from detector.model.loader import LoadedModel
 from detector.model.tracker import ModelTracker, TrackerState
+from detector.pipeline.report_page import render
 from detector.pipeline.state import PartitionState
 from schemas import drift_event
 from schemas.artifacts import atomic_write
 
 REPORT_NAME = "latest_drift_report.json"
+PAGE_NAME = "latest_drift_report.html"
 
 
 def build_report(alarm: drift_event.DriftEvent, latest: Outcome | None, state: PartitionState,
@@ -47,4 +50,5 @@ def build_report(alarm: drift_event.DriftEvent, latest: Outcome | None, state: P
 def write_report(reports_dir: Path, report: dict) -> Path:
     """Written atomically, so readers never see half a report."""
     data = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+    atomic_write(reports_dir / PAGE_NAME, render(orjson.loads(data)["alarm"], orjson.loads(data)).encode())
     return atomic_write(reports_dir / REPORT_NAME, data)

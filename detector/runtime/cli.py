@@ -29,7 +29,8 @@ def run(**overrides: str | None) -> None:
     """Consume transactions, detect drift, serve /metrics, publish drift events.
 
     Every flag also reads the env var named in the table of the README (DETECTOR_*, or the
-    shared KAFKA_BOOTSTRAP_SERVERS and *_TOPIC ones).
+    shared KAFKA_* and *_TOPIC ones). `python -m detector report --help`: an alarm from
+    drift.events as an HTML page.
     """
     settings, kafka = load_settings(overrides)
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,

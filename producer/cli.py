@@ -43,7 +43,7 @@ def replay_command(
         frame = data.arrange(data.load_online_retail(settings.data, settings.cache_dir, download),
                              settings.order, settings.seed, settings.passes, settings.limit)
         spec = scenarios.Scenario(settings.scenario, scenarios.resolve_onset(settings.onset, len(frame)),
-                                  ramp=settings.ramp)
+                                  ramp=settings.ramp, size=settings.size, country=settings.country)
     except (ValueError, data.DataError) as error:  # pydantic's ValidationError is a ValueError
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None

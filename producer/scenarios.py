@@ -1,4 +1,19 @@
-"""Drift scenarios applied to a replay from an onset row."""
+"""Drift scenarios applied to a replay from an onset row, most with a size.
+
+| scenario | size (default) | after the onset |
+|---|---|---|
+| scale | — | Quantity × U[1.5, 3], UnitPrice × U[1.3, 2.5] |
+| gradual | — | scale, ramped in over ``ramp`` rows |
+| outliers | share (0.10) | that share of rows: Quantity −9999 or 99999, UnitPrice U[0.01, 100000] |
+| country-mix | UK share (0.70) | UK rows dropped at random until they are that share |
+| price | ε (0.5) | UnitPrice × (1 + ε) |
+| quantity | ε (0.5) | Quantity × (1 + ε), rounded |
+| missing-customer | k points (0.10) | CustomerID removed from more rows: its missing share up k points |
+| new-country | share (0.05) | that share of rows from a country never seen before ("Atlantis") |
+| cancellations | factor k (3) | the cancelled share × k (lines turned into cancellations) |
+| one-country | share (1.0) | rows of other countries than ``country`` dropped until it is that share |
+| swap-prices | — | ``country``'s and France's unit prices swapped: marginals kept, their relation not |
+"""
 
 from __future__ import annotations
 
@@ -7,8 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-SCENARIOS = ("none", "scale", "outliers", "country-mix", "gradual")
 UK = "United Kingdom"
+NEW_COUNTRY = "Atlantis"
+DEFAULT_SIZES = {"outliers": 0.10, "country-mix": 0.70, "price": 0.5, "quantity": 0.5,
+                 "missing-customer": 0.10, "new-country": 0.05, "cancellations": 3.0, "one-country": 1.0}
+SCENARIOS = ("none", "scale", "gradual", "outliers", "country-mix", "price", "quantity", "missing-customer",
+             "new-country", "cancellations", "one-country", "swap-prices")
+SHARES = ("outliers", "country-mix", "new-country", "one-country", "missing-customer")
 
 
 @dataclass(frozen=True)
@@ -16,8 +36,8 @@ class Scenario:
     name: str = "none"
     onset: int = 0
     ramp: int = 10_000  # rows over which `gradual` reaches full `scale`
-    uk_share: float = 0.70  # UK share after onset in `country-mix`
-    outlier_share: float = 0.10
+    size: float | None = None  # None: the scenario's default (DEFAULT_SIZES)
+    country: str = "Germany"  # one-country, swap-prices
 
     def __post_init__(self) -> None:
         if self.name not in SCENARIOS:
@@ -26,8 +46,16 @@ class Scenario:
             raise ValueError(f"onset must be >= 0, not {self.onset}")
         if self.ramp < 1:
             raise ValueError(f"ramp must be >= 1 row, not {self.ramp}")
-        if not 0 < self.uk_share < 1:
-            raise ValueError(f"uk_share must be in (0, 1), not {self.uk_share}")
+        if self.name in SHARES and not 0 < self.amount <= 1:
+            raise ValueError(f"size of {self.name} is a share in (0, 1], not {self.amount}")
+        if self.name in ("price", "quantity") and self.amount <= -1:
+            raise ValueError(f"size of {self.name} is ε > -1 (values × (1 + ε)), not {self.amount}")
+        if self.name == "cancellations" and self.amount < 1:
+            raise ValueError(f"size of cancellations is a factor >= 1, not {self.amount}")
+
+    @property
+    def amount(self) -> float:
+        return DEFAULT_SIZES.get(self.name, 0.0) if self.size is None else self.size
 
 
 def resolve_onset(onset: str, rows: int) -> int:
@@ -45,20 +73,34 @@ def resolve_onset(onset: str, rows: int) -> int:
     return min(int(value), rows)
 
 
+def _keep_share(out: pd.DataFrame, after: np.ndarray, chosen: np.ndarray, share: float,
+                rng: np.random.Generator, onset: int) -> tuple[pd.DataFrame, int]:
+    """Drop other rows after the onset at random until ``chosen`` rows are ``share`` of them."""
+    p = float(chosen[after].mean())
+    if share >= 1:
+        drop = after & ~chosen
+    elif share > p:
+        drop = after & ~chosen & (rng.random(len(out)) >= p * (1 - share) / ((1 - p) * share))
+    else:
+        drop = after & chosen & (rng.random(len(out)) >= share * (1 - p) / ((1 - share) * p))
+    return out.loc[~drop].reset_index(drop=True), onset
+
+
 def apply(frame: pd.DataFrame, scenario: Scenario, seed: int) -> tuple[pd.DataFrame, int]:
     """Return the drifted rows and the onset as a position in the returned rows.
 
-    Rows before the onset are untouched. ``country-mix`` drops rows, so the returned
-    onset is where the first post-onset row now stands (the same row index here).
+    Rows before the onset are untouched. Scenarios that drop rows keep the onset where the
+    first post-onset row now stands (the same row index here).
     """
     if scenario.name == "none" or scenario.onset >= len(frame):
         return frame, min(scenario.onset, len(frame))
     rng = np.random.default_rng(seed)
     out = frame.copy()
     after = np.arange(len(out)) >= scenario.onset
-    n_after = int(after.sum())
+    n_after, size = int(after.sum()), scenario.amount
     quantity = out["Quantity"].to_numpy(dtype=np.float64, copy=True)
     price = out["UnitPrice"].to_numpy(dtype=np.float64, copy=True)
+    country = out["Country"].to_numpy()
     if scenario.name in ("scale", "gradual"):
         q_factor = rng.uniform(1.5, 3.0, n_after)
         p_factor = rng.uniform(1.3, 2.5, n_after)
@@ -69,16 +111,36 @@ def apply(frame: pd.DataFrame, scenario: Scenario, seed: int) -> tuple[pd.DataFr
         quantity[after] = np.rint(quantity[after] * q_factor)
         price[after] = np.round(price[after] * p_factor, 2)
     elif scenario.name == "outliers":
-        hit = rng.random(n_after) < scenario.outlier_share
-        idx = np.flatnonzero(after)[hit]
+        idx = np.flatnonzero(after)[rng.random(n_after) < size]
         quantity[idx] = rng.choice(np.array([-9999.0, 99999.0]), idx.size)
         price[idx] = np.round(rng.uniform(0.01, 100_000, idx.size), 2)
+    elif scenario.name == "price":
+        price[after] = np.round(price[after] * (1 + size), 2)
+    elif scenario.name == "quantity":
+        quantity[after] = np.rint(quantity[after] * (1 + size))
     elif scenario.name == "country-mix":
-        p_uk = float((out["Country"].to_numpy()[~after] == UK).mean()) if scenario.onset else 0.91
-        keep_uk = scenario.uk_share * (1 - p_uk) / ((1 - scenario.uk_share) * p_uk)
-        is_uk = out["Country"].to_numpy() == UK
-        drop = after & is_uk & (rng.random(len(out)) >= keep_uk)
-        return out.loc[~drop].reset_index(drop=True), scenario.onset
+        return _keep_share(out, after, country == UK, size, rng, scenario.onset)
+    elif scenario.name == "one-country":
+        return _keep_share(out, after, country == scenario.country, size, rng, scenario.onset)
+    elif scenario.name == "new-country":
+        out.loc[np.flatnonzero(after)[rng.random(n_after) < size], "Country"] = NEW_COUNTRY
+    elif scenario.name == "missing-customer":
+        known = after & out["CustomerID"].notna().to_numpy()
+        base = 1 - float(known[after].mean())
+        clear = known & (rng.random(len(out)) < size / max(1 - base, 1e-9))
+        out.loc[clear, "CustomerID"] = np.nan
+    elif scenario.name == "cancellations":
+        invoices = out["InvoiceNo"].astype(str)
+        cancelled = invoices.str.startswith("C").to_numpy()
+        base = float(cancelled[after].mean())
+        turn = after & ~cancelled & (rng.random(len(out)) < base * (size - 1) / max(1 - base, 1e-9))
+        out.loc[turn, "InvoiceNo"] = "C" + invoices[turn]
+        quantity[turn] = -np.abs(quantity[turn])
+    elif scenario.name == "swap-prices":
+        original = price.copy()
+        for mine, theirs in ((scenario.country, "France"), ("France", scenario.country)):
+            rows = after & (country == mine)
+            price[rows] = rng.choice(original[country == theirs], int(rows.sum()))
     out["Quantity"] = quantity.astype(np.int64)
     out["UnitPrice"] = price
     return out, scenario.onset

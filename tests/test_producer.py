@@ -118,3 +118,44 @@ def test_passes_keep_event_time_increasing_and_reshuffle(data_path) -> None:
     reshuffled = data.arrange(frame, "shuffled", seed=2)["InvoiceNo"].tolist()
     assert second["InvoiceNo"].tolist() == reshuffled[:2_000]
     assert second["InvoiceNo"].tolist() != first["InvoiceNo"].tolist()[:2_000]
+
+
+def country_share(country: str):
+    return lambda out, onset: (out["Country"].iloc[onset:] == country).mean()
+
+
+@pytest.mark.parametrize(("name", "size", "measure", "expected", "tolerance"), [
+    ("price", 0.2, lambda out, onset: out["UnitPrice"].iloc[onset:].sum() / 1e4, None, 0.01),
+    ("country-mix", 0.80, country_share("United Kingdom"), 0.80, 0.015),
+    ("one-country", 0.30, country_share("Germany"), 0.30, 0.02),
+    ("new-country", 0.05, country_share("Atlantis"), 0.05, 0.01),
+])
+def test_sized_scenarios_reach_their_size(frame: pd.DataFrame, name, size, measure, expected,
+                                          tolerance) -> None:
+    out, onset = scenarios.apply(frame, scenarios.Scenario(name, 10_000, size=size), seed=5)
+    value = measure(out, onset)
+    if expected is None:  # a factor: against the same rows undrifted
+        value, expected = value / measure(frame, onset), 1 + size
+    assert abs(value - expected) < tolerance
+    assert out.iloc[:onset].equals(frame.iloc[:onset])  # nothing before the onset changes
+
+
+def test_missing_customers_and_cancellations_move_by_their_size(frame: pd.DataFrame) -> None:
+    base_missing = frame["CustomerID"].iloc[10_000:].isna().mean()
+    out, onset = scenarios.apply(frame, scenarios.Scenario("missing-customer", 10_000, size=0.05), seed=6)
+    assert abs(out["CustomerID"].iloc[onset:].isna().mean() - (base_missing + 0.05)) < 0.01
+    base_cancelled = frame["InvoiceNo"].iloc[10_000:].str.startswith("C").mean()
+    out, onset = scenarios.apply(frame, scenarios.Scenario("cancellations", 10_000, size=3), seed=7)
+    cancelled = out["InvoiceNo"].iloc[onset:].str.startswith("C")
+    assert abs(cancelled.mean() - 3 * base_cancelled) < 0.01
+    assert (out["Quantity"].iloc[onset:][cancelled] <= 0).all()
+
+
+def test_swapped_prices_keep_the_marginal(frame: pd.DataFrame) -> None:
+    out, onset = scenarios.apply(frame, scenarios.Scenario("swap-prices", 0), seed=8)
+    germany = out["Country"] == "Germany"
+    france = frame.loc[frame["Country"] == "France", "UnitPrice"]
+    assert abs(out.loc[germany, "UnitPrice"].median() - france.median()) < 0.5
+    assert abs(out["UnitPrice"].median() - frame["UnitPrice"].median()) < 0.05
+    with pytest.raises(ValueError, match="share in"):
+        scenarios.Scenario("one-country", 0, size=1.5)

@@ -100,6 +100,10 @@ class Metrics:
         self.model_customers = Gauge("clv_model_customers", "Customers with state", registry=r)
         self.state_rejected = Counter("clv_state_rejected", "Saved states ignored because they were "
                                       "damaged, foreign or of another format", registry=r)
+        self.segment_score = Gauge("clv_drift_segment_score", "The latest alarm's top segments per feature "
+                                   "(country=..., stock_code=..., category=...): their part in its statistic",
+                                   ["feature", "segment"], registry=r)
+        self._segments: dict[str, list[str]] = {}
         self.kafka_connected = Gauge("clv_kafka_connected", "1 while the broker answers the pipeline "
                                      "process (checked every few seconds)", registry=r)
         self.up = Gauge("clv_detector_up", "1 while the detector worker runs", registry=r)
@@ -158,6 +162,14 @@ class Metrics:
     def _partition_gauges(self) -> tuple:
         return (self.lag, self.state_events, self.state_evaluations, self.state_predictions,
                 self.state_scored, self.snapshot_bytes)
+
+    def segments(self, feature: str, parts: list[tuple[str, float]]) -> None:
+        """The top segments of the latest alarm on ``feature`` (those of the one before go)."""
+        for segment in self._segments.pop(feature, []):
+            self.segment_score.remove(feature, segment)
+        for segment, contribution in parts:
+            self.segment_score.labels(feature, segment).set(contribution)
+        self._segments[feature] = [segment for segment, _ in parts]
 
     def alarm(self, result: Verdict, partition: int) -> None:
         self._detected[("data", result.feature, result.test, partition)].inc()

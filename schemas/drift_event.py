@@ -34,6 +34,15 @@ class Distribution(msgspec.Struct):
     current_name: str = "current window"
 
 
+class Segment(msgspec.Struct):
+    """A segment's part in an alarm's statistic (detector/drift/attribution.py)."""
+
+    kind: str  # country, stock_code, or category
+    name: str
+    contribution: float
+    count: int  # its values in the window
+
+
 class DriftEvent(msgspec.Struct):
     kind: str  # "alarm" or "evaluation"
     detector: str  # "data" or "model"
@@ -47,6 +56,7 @@ class DriftEvent(msgspec.Struct):
     trigger: dict | None = None  # replay metadata, for evaluation only
     distributions: list[Distribution] | None = None  # alarms: what was compared (the report's charts)
     worker: str | None = None  # the host that raised it
+    segments: list[Segment] | None = None  # alarms: the segments that drive it, most first
 
 
 encode = msgspec.json.Encoder().encode

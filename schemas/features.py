@@ -3,8 +3,8 @@
 - Event time: InvoiceDate as seconds since the epoch (a naive time is read as UTC).
 - Row features, what the data-drift checks watch: quantity, unit price, line total
   (numeric); country, cancellation, missing customer (categorical); plus missing
-  description for data quality. From decoded rows (the detector) or a frame (the trainer's
-  reference profile, offline runs).
+  description for data quality and the stock code, which alarms are attributed to. From
+  decoded rows (the detector) or a frame (the trainer's reference profile, offline runs).
 - CLV customer features at a cutoff, what the model predicts from: the trainer aggregates
   with pandas, the detector keeps the same aggregates per customer as events stream in;
   both turn them into features with ``clv_features``.
@@ -55,8 +55,8 @@ def cancellations(invoices: pd.Series) -> np.ndarray:
 
 def columns(rows: Sequence[Transaction]) -> Columns:
     """Row-feature columns of decoded transactions, and ``event_time``."""
-    quantity, price, country, invoice, customer, description, when = zip(*[
-        (r.Quantity, r.UnitPrice, r.Country, r.InvoiceNo, r.CustomerID, r.Description,
+    quantity, price, country, stock, invoice, customer, description, when = zip(*[
+        (r.Quantity, r.UnitPrice, r.Country, r.StockCode, r.InvoiceNo, r.CustomerID, r.Description,
          r.InvoiceDate) for r in rows], strict=True)
     q = np.array(quantity, dtype=np.float64)
     p = np.array(price, dtype=np.float64)
@@ -65,6 +65,7 @@ def columns(rows: Sequence[Transaction]) -> Columns:
         "unit_price": p,
         "line_total": q * p,
         "country": np.array(country, dtype=object),
+        "stock_code": np.array(stock, dtype=object),
         "cancellation": np.array([is_cancellation(i) for i in invoice], dtype=np.bool_),
         "customer_missing": np.array([c is None for c in customer], dtype=np.bool_),
         "description_missing": np.array([d is None for d in description], dtype=np.bool_),
@@ -79,6 +80,7 @@ def from_frame(frame: pd.DataFrame) -> Columns:
     return {
         "quantity": quantity, "unit_price": price, "line_total": quantity * price,
         "country": frame["Country"].astype(str).to_numpy(dtype=object),
+        "stock_code": frame["StockCode"].astype(str).to_numpy(dtype=object),
         "cancellation": cancellations(frame["InvoiceNo"]),
         "customer_missing": frame["CustomerID"].isna().to_numpy(np.bool_),
         "description_missing": frame["Description"].isna().to_numpy(np.bool_),

@@ -41,6 +41,7 @@ def test_clean_shuffled_year_raises_no_alarm(kafka_bootstrap, topics, data_path,
     ("scale", NUMERIC, 500),
     ("outliers", NUMERIC, 500),
     ("country-mix", {"country"}, 1_000),
+    ("one-country", {"country"}, 1_000),
 ])
 def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, start_detector,
                                           scenario: str, features: set, bound: int) -> None:
@@ -62,6 +63,8 @@ def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, st
     assert before_onset == []
     first = min(found, key=lambda a: a["trigger"]["events_since_onset"])
     assert first["trigger"]["events_since_onset"] <= bound
+    if scenario == "one-country":  # only German rows after the onset: the alarm says so
+        assert first["segments"][0]["name"] == "Germany"
     report = (detector.reports / "latest_drift_report.json").read_bytes()
     assert orjson.loads(report)["alarm"]["kind"] == "alarm"
     assert detector.alive

@@ -26,7 +26,7 @@ def reference_profile(frame: pd.DataFrame, seed: int = 0) -> dict[str, np.ndarra
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(frame), size=min(PROFILE_SAMPLE, len(frame)), replace=False)
     cols = from_frame(frame.iloc[np.sort(pick)])
-    return {name: cols[name] for name in (*FEATURES, "event_time")}
+    return {name: cols[name] for name in (*FEATURES, "stock_code", "event_time")}
 
 
 def _joblib_bytes(obj: object) -> bytes:

@@ -48,6 +48,8 @@ def load(path: Path) -> LoadedModel:
         cols = {name: profile[name] for name in (*NUMERIC, "event_time")}
         for name in CATEGORICAL:
             cols[name] = profile[name].astype(object) if name == "country" else profile[name].astype(bool)
+        if "stock_code" in profile:  # profiles before attribution lack it
+            cols["stock_code"] = profile["stock_code"].astype(object)
         return LoadedModel(
             version=metadata["version"], model=model, scaler=scaler,
             feature_names=tuple(metadata["features"]), horizon_days=int(metadata["horizon_days"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 
+from detector.drift.attribution import Segment
 from detector.drift.checks import Verdict
 from detector.drift.monitor import Outcome
 from detector.model.tracker import ModelOutcome
@@ -21,23 +22,27 @@ WORKER = socket.gethostname()
 
 def _event(kind: str, detector: str, partition: int, results: list[Verdict], window: drift_event.WindowInfo,
            drift_share: float, drifted_columns: int, model_version: str | None, trigger: dict | None,
-           distributions: list[drift_event.Distribution] | None) -> drift_event.DriftEvent:
+           distributions: list[drift_event.Distribution] | None,
+           segments: list[Segment] | None = None) -> drift_event.DriftEvent:
     return drift_event.DriftEvent(
         kind=kind, detector=detector, partition=partition,
         results=[drift_event.Result(r.feature, r.test, r.statistic, r.threshold, r.drifted) for r in results],
         window=window, drift_share=drift_share, drifted_columns=drifted_columns,
         emitted_at=datetime.now(UTC).isoformat(), model_version=model_version,
-        trigger=ReplayTracker.readable(trigger), distributions=distributions or None, worker=WORKER)
+        trigger=ReplayTracker.readable(trigger), distributions=distributions or None, worker=WORKER,
+        segments=[drift_event.Segment(s.kind, s.name, s.contribution, s.count)
+                  for s in segments or []] or None)
 
 
 def data_event(kind: str, partition: int, outcome: Outcome, results: list[Verdict], window_size: int,
                panes: int, model_version: str | None, trigger: dict | None,
-               distributions: list[drift_event.Distribution] | None = None) -> drift_event.DriftEvent:
+               distributions: list[drift_event.Distribution] | None = None,
+               segments: list[Segment] | None = None) -> drift_event.DriftEvent:
     """An evaluation (every check of a pane) or an alarm (one check) of a partition's window."""
     window = drift_event.WindowInfo(window_size, panes, outcome.events_processed,
                                     iso(outcome.event_time_start), iso(outcome.event_time_end))
     return _event(kind, "data", partition, results, window, outcome.drift_share, outcome.drifted_columns,
-                  model_version, trigger, distributions)
+                  model_version, trigger, distributions, segments)
 
 
 def model_event(partition: int, outcome: ModelOutcome, events_processed: int, horizon: float,

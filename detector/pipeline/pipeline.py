@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.drift.attribution import attribute
+from detector.drift.checks import Verdict
 from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
 from detector.metrics import Metrics
 from detector.model.loader import LoadedModel
@@ -223,9 +225,9 @@ class Pipeline:
                      ) -> list[tuple[bytes, bytes]]:
         cfg, partition = self.config, state.partition
 
-        def event(kind: str, results: list, compared: list | None = None) -> drift_event.DriftEvent:
+        def event(kind: str, results: list, context: tuple = (None, None)) -> drift_event.DriftEvent:
             return events.data_event(kind, partition, outcome, results, cfg.window_size, cfg.panes,
-                                     self.model_version, trigger, compared)
+                                     self.model_version, trigger, *context)
 
         out = []
         if outcome.kind == "evaluation":
@@ -236,7 +238,9 @@ class Pipeline:
             log.warning("drift alarm feature=%s test=%s statistic=%.4f threshold=%.4f partition=%d "
                         "events_processed=%d", alarm.feature, alarm.test, alarm.statistic,
                         alarm.threshold, partition, outcome.events_processed)
-            self._report = event("alarm", [alarm], self._compared(state, outcome, alarm.feature))
+            context = self._alarm_context(state, outcome, alarm)
+            self.metrics.segments(alarm.feature, [(f"{s.kind}={s.name}", s.contribution) for s in context[1]])
+            self._report = event("alarm", [alarm], context)
             out.append((alarm.feature.encode(), drift_event.encode(self._report)))
         return out
 
@@ -264,18 +268,19 @@ class Pipeline:
             self._report = event
         return b"model", drift_event.encode(event)
 
-    def _compared(self, state: PartitionState, outcome: Outcome, feature: str) -> list:
-        """The reference and the window an alarm compared (a streaming detection: the
-        partition's latest evaluated window)."""
+    def _alarm_context(self, state: PartitionState, outcome: Outcome, alarm: Verdict) -> tuple[list, list]:
+        """What an alarm compared, and the segments that drive it (a streaming detection: in
+        the partition's latest evaluated window)."""
         window = outcome.window
         if window is None and state.partition in self.exporter.latest:
             window = self.exporter.latest[state.partition].window
-        reference = state.monitor.reference
+        reference, feature = state.monitor.reference, alarm.feature
         if window is None or reference is None:
-            return []
+            return [], []
+        segments = attribute(alarm, reference, window)
         if feature in reference.numeric:
-            return [distributions.numeric(feature, reference.numeric[feature], window[feature])]
-        return [distributions.categorical(feature, reference.categorical[feature], window[feature])]
+            return [distributions.numeric(feature, reference.numeric[feature], window[feature])], segments
+        return [distributions.categorical(feature, reference.categorical[feature], window[feature])], segments
 
     def _tracker_states(self) -> list:
         """In partition order: the rolling figures take ties of cutoffs in that order."""

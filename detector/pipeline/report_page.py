@@ -2,10 +2,11 @@
 script, nothing fetched), from a drift.events alarm and, when the worker writes it, the
 report around it.
 
-Per alarmed feature: the reference against the current window (quantile curves for numbers
-on a signed log scale, share bars for categories; for a model alarm the cutoff's
-predictions or errors against the holdout's), the statistic against its threshold, the
-window's event-time range; then every check of the partition's latest evaluation.
+Per alarmed feature: the segments that drive it; the reference against the current window
+(quantile curves for numbers on a signed log scale, share bars for categories; for a model
+alarm the cutoff's predictions or errors against the holdout's), the statistic against its
+threshold, the window's event-time range; then every check of the partition's latest
+evaluation.
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ def render(alarm: dict, report: dict | None = None) -> str:
              + "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
                        for k, v in facts if v is not None)
              + "</table><h2>Alarm</h2>" + _results(alarm["results"])]
+    if alarm.get("segments"):
+        rows = "".join(f"<tr><td>{escape(g['kind'])}</td><td>{escape(g['name'])}</td>"
+                       f"<td>{g['contribution']:+.3f}</td><td>{g['count']}</td></tr>"
+                       for g in alarm["segments"])
+        parts.append("<h2>Where it comes from</h2><p class=\"sub\">Each segment's part in the statistic "
+                     "(they add up to it): the segments that drive the alarm, most first.</p><table><tr>"
+                     "<th>segment</th><th>name</th><th>part</th><th>values in the window</th></tr>"
+                     f"{rows}</table>")
     for distribution in alarm.get("distributions") or []:
         chart = numeric_chart if distribution["numeric"] else categorical_chart
         parts.append(f"<h2>{escape(distribution['feature'])}: "

@@ -28,6 +28,9 @@ PANELS = [
     ("Alarms by worker and partition", "timeseries", "Where the alarms come from",
      [("sum by (instance, partition) (increase(clv_drift_detected_total[$__rate_interval]))",
        "{{instance}} p{{partition}}")], "short"),
+    ("Where the drift comes from", "timeseries", "The latest alarm's top segments per feature (countries, "
+     "stock codes, categories) and their part in its statistic", [
+         ("max by (feature, segment) (clv_drift_segment_score)", "{{feature}}: {{segment}}")], "short"),
     ("Drift score vs threshold", "timeseries", "Per feature and test, the partition closest to (or "
      "furthest past) its threshold; state 1 while drifted", [
          ("fleet:clv_drift_score:max", "score {{feature}} / {{test}}"),

@@ -19,14 +19,33 @@ def ks_distance(reference_sorted: np.ndarray, current: np.ndarray) -> float:
     >>> ks_distance(np.array([1.0, 2.0, 3.0, 4.0]), np.array([3.0, 4.0, 5.0, 6.0]))
     0.5
     """
+    _, at, before = _gaps(reference_sorted, current)
+    return float(max(np.max(np.abs(at)), np.max(np.abs(before))))
+
+
+def _gaps(reference_sorted: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window's distinct values, and F_cur − F_ref at each (≤) and just left of each (<)."""
     values, counts = np.unique(current, return_counts=True)
     cdf_cur = np.cumsum(counts) / current.size
     cdf_cur_before = np.concatenate([[0.0], cdf_cur[:-1]])
     n = reference_sorted.size
     cdf_ref_at = np.searchsorted(reference_sorted, values, side="right") / n
     cdf_ref_before = np.searchsorted(reference_sorted, values, side="left") / n
-    return float(max(np.max(np.abs(cdf_ref_at - cdf_cur)),
-                     np.max(np.abs(cdf_ref_before - cdf_cur_before))))
+    return values, cdf_cur - cdf_ref_at, cdf_cur_before - cdf_ref_before
+
+
+def ks_gap(reference_sorted: np.ndarray, current: np.ndarray) -> tuple[float, float, bool]:
+    """Where the KS distance is reached: (F_cur − F_ref there, the value x, whether x itself
+    counts, i.e. F(≤ x), or only what is below it, F(< x)).
+
+    >>> ks_gap(np.array([1.0, 2.0, 3.0, 4.0]), np.array([3.0, 4.0, 5.0, 6.0]))
+    (-0.5, 3.0, True)
+    """
+    values, at, before = _gaps(reference_sorted, current)
+    i, j = int(np.argmax(np.abs(at))), int(np.argmax(np.abs(before)))
+    if abs(at[i]) >= abs(before[j]):
+        return float(at[i]), float(values[i]), True
+    return float(before[j]), float(values[j]), False
 
 
 def ks_critical_value(n: int, m: int, alpha: float) -> float:

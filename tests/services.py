@@ -92,8 +92,10 @@ class Detector:
     def rss_mb(self) -> tuple[float, float]:
         """Resident memory of the worker (Faust) process and of its pipeline process, MB."""
         pid = self.process.pid
-        child = int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
-        return _rss_mb(pid), _rss_mb(child)
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        # multiprocessing also starts a resource tracker: the pipeline is the spawned child
+        pipeline = next(c for c in children if b"multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_bytes())
+        return _rss_mb(pid), _rss_mb(int(pipeline))
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (its pipeline process exits when the pipe closes)."""

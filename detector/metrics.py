@@ -17,13 +17,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from detector.drift.checks import Verdict
-from schemas.features import NUMERIC
+from schemas.features import CATEGORICAL, NUMERIC
 from schemas.transaction import DLQ_REASONS
 
 TESTS_BY_FEATURE = {
     **{f: ("ks", "out_of_range", "adwin") for f in NUMERIC},
-    "country": ("categorical",), "cancellation": ("categorical",),
-    "customer_missing": ("categorical",),
+    **{f: ("categorical", "adwin") for f in CATEGORICAL},
 }
 MODEL_CHECKS = (("prediction", "ks"), ("error", "out_of_range"), ("error", "adwin"))
 PERFORMANCE = ("mae", "rmse", "naive_mae", "holdout_mae", "holdout_rmse", "baseline_mae")

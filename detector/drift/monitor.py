@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detector.drift.checks import Check, Verdict
-from detector.drift.checks.adwin import AdwinCheck
+from detector.drift.checks.adwin import AdwinCheck, ShareAdwinCheck
 from detector.drift.checks.categorical import CategoricalCheck
 from detector.drift.checks.ks import KSCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
@@ -129,6 +129,8 @@ class DriftMonitor:
             *(CategoricalCheck(f, categorical[f], c.window_size, c.alpha, c.categorical_min_effect)
               for f in CATEGORICAL),
             *(AdwinCheck(f, numeric[f], c.adwin_delta, c.adwin_clock, c.adwin_group) for f in NUMERIC),
+            *(ShareAdwinCheck(f, categorical[f], c.adwin_delta, c.adwin_clock, c.adwin_group)
+              for f in CATEGORICAL),
         ]
         self._pane, self._pane_size = [], 0
         self._panes.clear()
@@ -166,14 +168,20 @@ class DriftMonitor:
         return out
 
     def _detections(self, chunk: Columns, offset: int) -> list[Outcome]:
-        """Feed new values to every check; each streaming detection is an outcome (an alarm)."""
+        """Feed new values to every check; each streaming detection is an outcome (an alarm),
+        with the last W events up to it as its window (what the alarm is attributed to)."""
         out = []
         for check in self.checks:
             for pos, hit in check.update(chunk[check.feature]):
                 t = float(chunk["event_time"][pos])
                 out.append(Outcome("detection", [hit], [hit], self.events_processed + pos + 1,
-                                   offset + pos, t, t))
+                                   offset + pos, t, t, window=self._recent(chunk, pos)))
         return out
+
+    def _recent(self, chunk: Columns, pos: int) -> Columns:
+        joined = _concat([*self._panes, *self._pane, _take(chunk, 0, pos + 1)])
+        n = _length(joined)
+        return _take(joined, max(0, n - self.config.window_size), n)
 
     def _evaluate(self, position: int) -> Outcome:
         window = _concat(list(self._panes))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from river.drift import ADWIN
 
@@ -89,3 +91,32 @@ class AdwinCheck:
 
     def _verdict(self, drifted: bool) -> Verdict:
         return Verdict(self.feature, self.test, abs(self.last_mean - 0.5), self.threshold, drifted)
+
+
+class ShareAdwinCheck(AdwinCheck):
+    """ADWIN on a categorical feature: the share of its reference's most common category.
+
+    Window tests need a large jump within one window; a small lasting change of a share (a
+    few more cancellations, customers missing, a new country taking rows) only shows when
+    evidence accumulates, which is what ADWIN does. The values fed are 0/1 (that category or
+    not), so the rank signal and its guarantee are AdwinCheck's.
+
+    >>> rng = np.random.default_rng(7)
+    >>> check = ShareAdwinCheck("cancellation", Counter({False: 9800, True: 200}), delta=1e-5)
+    >>> check.update(rng.random(20_000) < 0.02)
+    []
+    >>> hits = check.update(rng.random(5_000) < 0.06)
+    >>> hits[0][1].drifted, 0 < hits[0][0] < 2_000
+    (True, True)
+    """
+
+    def __init__(self, feature: str, reference: Counter, delta: float, clock: int = 8, group: int = 1) -> None:
+        if not reference:
+            raise ValueError(f"reference for {feature} is empty")
+        self.category = max(reference, key=lambda c: (reference[c], str(c)))
+        total = sum(reference.values())
+        indicator = np.repeat([0.0, 1.0], [total - reference[self.category], reference[self.category]])
+        super().__init__(feature, indicator, delta, clock, group)
+
+    def update(self, values: np.ndarray) -> list[tuple[int, Verdict]]:
+        return super().update(np.asarray(values == self.category, dtype=np.float64))

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install kafka-jars apt-tools bench
+.PHONY: demo test install kafka-jars apt-tools bench peers-env peers
 
 install: $(INSTALLED)
 
@@ -42,3 +42,22 @@ test: $(INSTALLED) kafka-jars apt-tools build/compose_spec.json
 bench: $(INSTALLED) kafka-jars
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/throughput.py
+
+# Peers for bench/peers.py, each in its own environment (never driftstream's): Evidently needs
+# pandas < 3, frouros and alibi-detect (BSL-licensed: benchmark only) need numpy < 2.
+PEERS_A := .venv-peers-a/.installed
+PEERS_B := .venv-peers-b/.installed
+$(PEERS_A): bench/peer_tools/requirements-a.txt
+	$(PYTHON) -m venv .venv-peers-a
+	.venv-peers-a/bin/pip install -q --upgrade pip
+	.venv-peers-a/bin/pip install -q -r $<
+	touch $@
+$(PEERS_B): bench/peer_tools/requirements-b.txt
+	$(PYTHON) -m venv .venv-peers-b
+	.venv-peers-b/bin/pip install -q --upgrade pip
+	.venv-peers-b/bin/pip install -q -r $<
+	touch $@
+peers-env: $(PEERS_A) $(PEERS_B)
+
+peers: $(INSTALLED) peers-env
+	$(BIN)/python bench/peers.py

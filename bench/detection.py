@@ -26,14 +26,16 @@ from producer.replay import partitions_of  # noqa: E402
 from schemas import features  # noqa: E402
 
 
-def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int = 100) -> dict:
+def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int = 100,
+        monitors: list[DriftMonitor] | None = None) -> dict:
+    """``monitors``: carry on with these (one per partition) instead of fresh ones."""
     cols = features.from_frame(frame)
     parts = partitions_of(frame, n_partitions)
     index = [np.flatnonzero(parts == p) for p in range(n_partitions)]
-    monitors = [DriftMonitor(config) for _ in range(n_partitions)]
+    monitors = monitors if monitors is not None else [DriftMonitor(config) for _ in range(n_partitions)]
     pos = [0] * n_partitions
     since_onset = 0
-    false_alarms, first, margin = 0, None, defaultdict(float)
+    false_alarms, first, margin, evaluations = 0, None, defaultdict(float), 0
     while any(pos[p] < len(index[p]) for p in range(n_partitions)):
         for p in range(n_partitions):
             sel = index[p][pos[p]:pos[p] + chunk]
@@ -43,6 +45,7 @@ def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int 
             before = np.cumsum(sel >= onset) + since_onset
             for outcome in monitors[p].update({k: v[sel] for k, v in cols.items()}):
                 if sel[outcome.position] < onset and outcome.kind == "evaluation":
+                    evaluations += 1
                     for r in outcome.results:
                         if r.test != "adwin":
                             margin[r.test] = max(margin[r.test], r.statistic / r.threshold)
@@ -52,7 +55,7 @@ def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int 
                     elif first is None:
                         first = (int(before[outcome.position]), alarm.feature, alarm.test)
             since_onset = int(before[-1])
-    return {"alarms_before_onset": false_alarms, "first_alarm_after_onset": first,
+    return {"alarms_before_onset": false_alarms, "first_alarm_after_onset": first, "evaluations": evaluations,
             "null_margin": {k: round(v, 3) for k, v in sorted(margin.items())}}
 
 

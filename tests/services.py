@@ -94,7 +94,9 @@ class Detector:
         pid = self.process.pid
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         # multiprocessing also starts a resource tracker: the pipeline is the spawned child
-        pipeline = next(c for c in children if b"multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_bytes())
+        pipeline = next(
+            c for c in children if b"multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_bytes()
+        )
         return _rss_mb(pid), _rss_mb(int(pipeline))
 
     def kill(self) -> None:

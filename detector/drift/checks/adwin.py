@@ -110,7 +110,9 @@ class ShareAdwinCheck(AdwinCheck):
     (True, True)
     """
 
-    def __init__(self, feature: str, reference: Counter, delta: float, clock: int = 8, group: int = 1) -> None:
+    def __init__(
+        self, feature: str, reference: Counter, delta: float, clock: int = 8, group: int = 1
+    ) -> None:
         if not reference:
             raise ValueError(f"reference for {feature} is empty")
         self.category = max(reference, key=lambda c: (reference[c], str(c)))

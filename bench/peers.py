@@ -1,0 +1,151 @@
+"""driftstream beside its peers on the same streams: false alarms, delays, CPU, power curves.
+
+Every tool gets the same reference (the first 20,000 events of the shuffled year, seed 42)
+and the same stream after it, as one stream (driftstream too: one partition). Streams:
+- clean: the rest of the shuffled year (false alarms per 1M events; CPU per 1M events);
+- each scenario at its default size, from row 30,000 (10,000 events after the reference),
+  5,000 events after the onset (delay = events at or after the onset seen when the first
+  alarm came; "—" if none within them);
+- power curves: each sized scenario at several sizes, 2,000 events after the onset.
+Each peer runs at its defaults and calibrated: its level raised until it gives no alarm on
+the clean stream, as driftstream gives none at its default budget. Scoring is shared
+(bench/peer_tools/common.py). Peers run in their own environments (make peers-env), never
+in driftstream's: .venv-peers-a (Evidently, NannyML, river), .venv-peers-b (frouros,
+alibi-detect; they need numpy < 2).
+
+    make peers        # or: python bench/peers.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench" / "peer_tools")]
+
+from common import NUMERIC, Stream, score  # noqa: E402
+
+from detector.drift.monitor import DriftMonitor, MonitorConfig  # noqa: E402
+from producer import data, scenarios  # noqa: E402
+from schemas import features  # noqa: E402
+
+REFERENCE, ONSET, AFTER, POWER_AFTER = 20_000, 30_000, 5_000, 2_000
+MAIN = ("scale", "gradual", "outliers", "country-mix", "price", "quantity", "missing-customer", "new-country",
+        "cancellations", "one-country", "swap-prices")
+POWER = {"price": (0.01, 0.02, 0.05, 0.1, 0.2), "quantity": (0.05, 0.1, 0.2, 0.5, 1.0),
+         "country-mix": (0.9, 0.88, 0.85, 0.8, 0.7), "missing-customer": (0.01, 0.02, 0.05, 0.1, 0.2),
+         "new-country": (0.002, 0.005, 0.01, 0.02, 0.05), "cancellations": (1.25, 1.5, 2.0, 3.0, 5.0),
+         "one-country": (0.03, 0.05, 0.1, 0.2, 0.5), "outliers": (0.001, 0.002, 0.005, 0.01, 0.05)}
+PEERS = {"a": ("evidently_nannyml_river.py", "evidently,nannyml,river"),
+         "b": ("frouros_alibi.py", "frouros,alibi")}
+
+
+def build(path: Path, out: Path, seed: int) -> list[Stream]:
+    """Write every stream for the peers (npz: numbers and codes) and return them with full columns."""
+    frame = data.load_online_retail(path)
+    shuffled = frame.iloc[np.random.default_rng(seed).permutation(len(frame))].reset_index(drop=True)
+    countries = sorted(set(frame["Country"]) | {scenarios.NEW_COUNTRY})
+    code = {c: i for i, c in enumerate(countries)}
+    specs = [("clean", "none", None, len(shuffled))]
+    specs += [(name, name, None, AFTER) for name in MAIN]
+    specs += [(f"{name}@{size:g}", name, size, POWER_AFTER)
+              for name, sizes in POWER.items() for size in sizes]
+    out.mkdir(parents=True, exist_ok=True)
+    streams, index = [], []
+    for name, scenario, size, after in specs:
+        onset = len(shuffled) if scenario == "none" else ONSET
+        drifted, onset = scenarios.apply(shuffled, scenarios.Scenario(scenario, onset, size=size), seed)
+        cols = features.from_frame(drifted.iloc[:onset + after] if scenario != "none" else drifted)
+        np.savez(out / f"{name}.npz", **{f: cols[f] for f in NUMERIC},
+                 country=np.array([code[c] for c in cols["country"]], dtype=np.int32),
+                 cancellation=cols["cancellation"].astype(np.uint8),
+                 customer_missing=cols["customer_missing"].astype(np.uint8))
+        streams.append(Stream(name, scenario, size, onset, cols))
+        index.append({"name": name, "scenario": scenario, "size": size, "onset": onset})
+    (out / "streams.json").write_text(json.dumps({"reference": REFERENCE, "streams": index}, indent=1))
+    return streams
+
+
+class Driftstream:
+    """driftstream's DriftMonitor at its defaults, one partition; stats: 1 for an evaluation that alarmed."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.monitor = DriftMonitor(MonitorConfig())  # its reference: the first 20,000 events
+        self.monitor.update({k: v[:REFERENCE] for k, v in stream.cols.items()})
+
+    def feed(self, cols, start, stop):
+        outcomes = self.monitor.update({k: v[start:stop] for k, v in cols.items()})
+        return (np.array([start + o.position for o in outcomes], dtype=np.int64),
+                np.array([[1.0 if o.alarms else 0.0] for o in outcomes]).reshape(len(outcomes), 1))
+
+
+def run_peers(streams_dir: Path, work: Path, only: str | None) -> dict:
+    results = {}
+    for env, (script, tools) in PEERS.items():
+        python = ROOT / f".venv-peers-{env}" / "bin" / "python"
+        if not python.exists():
+            sys.exit(f"{python} is missing: run `make peers-env` first")
+        out = work / f"peers-{env}.json"
+        wanted = [t for t in tools.split(",") if not only or t in only.split(",")]
+        if wanted:
+            subprocess.run([str(python), str(ROOT / "bench" / "peer_tools" / script), "--streams",
+                            str(streams_dir), "--out", str(out), "--tools", ",".join(wanted)], check=True)
+            results.update(json.loads(out.read_text()))
+    return results
+
+
+def cell(delay: int | None) -> str:
+    return "—" if delay is None else f"{delay:,}"
+
+
+def tables(results: dict) -> str:
+    lines = ["| tool | false alarms per 1M (clean events) | CPU s per 1M | " + " | ".join(MAIN) + " |",
+             "|---|---|---|" + "---|" * len(MAIN)]
+    for tool, r in results.items():
+        lines.append(f"| {tool} | {r['false_alarms_per_1m']:,.1f} ({r['false_alarms']} in "
+                     f"{r['clean_events']:,}) | {r['cpu_s_per_1m']:,.0f} | "
+                     + " | ".join(cell(r["delays"].get(m)) for m in MAIN) + " |")
+    lines += ["", "Power curves: delay (events after the onset, within 2,000) per size, sizes from the "
+              "smallest effect to the largest; driftstream and the calibrated peers.", ""]
+    calibrated = {t: r for t, r in results.items() if t == "driftstream" or t.endswith("calibrated")}
+    for name, sizes in POWER.items():
+        lines += [f"**{name}** (size: {scenarios.Scenario(name).amount:g} by default)", "",
+                  "| tool | " + " | ".join(f"{s:g}" for s in sizes) + " | smallest caught |",
+                  "|---|" + "---|" * (len(sizes) + 1)]
+        for tool, r in calibrated.items():
+            delays = [r["delays"].get(f"{name}@{s:g}") for s in sizes]
+            smallest = next((s for s, d in zip(sizes, delays, strict=True) if d is not None), None)
+            lines.append(f"| {tool} | " + " | ".join(cell(d) for d in delays) +
+                         f" | {'—' if smallest is None else f'{smallest:g}'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--data", type=Path,
+                        default=ROOT.parent / "shared" / "data" / "online_retail.parquet")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench" / "peers")
+    parser.add_argument("--tools", default=None,
+                        help="only these peers (e.g. evidently,river); all by default")
+    args = parser.parse_args()
+    streams = build(args.data, args.work / "streams", args.seed)
+    clean, drifted = streams[0], streams[1:]
+    ours = score(lambda: Driftstream(clean), REFERENCE, clean, drifted, {"x": np.array([0.5])})["x"]
+    results = {"driftstream": ours}
+    results.update(run_peers(args.work / "streams", args.work, args.tools))
+    (args.work / "results.json").write_text(json.dumps(results, indent=1))
+    text = tables(results)
+    (args.work / "results.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,7 @@ POWER = {"price": (0.01, 0.02, 0.05, 0.1, 0.2), "quantity": (0.05, 0.1, 0.2, 0.5
          "country-mix": (0.9, 0.88, 0.85, 0.8, 0.7), "missing-customer": (0.01, 0.02, 0.05, 0.1, 0.2),
          "new-country": (0.002, 0.005, 0.01, 0.02, 0.05), "cancellations": (1.25, 1.5, 2.0, 3.0, 5.0),
          "one-country": (0.03, 0.05, 0.1, 0.2, 0.5), "outliers": (0.001, 0.002, 0.005, 0.01, 0.05)}
+NO_TELEMETRY = {"NML_DISABLE_USAGE_LOGGING": "1", "DO_NOT_TRACK": "1"}  # NannyML, Evidently phone home
 PEERS = {"a": ("evidently_nannyml_river.py", "evidently,nannyml,river"),
          "b": ("frouros_alibi.py", "frouros,alibi")}
 
@@ -95,7 +97,8 @@ def run_peers(streams_dir: Path, work: Path, only: str | None) -> dict:
         wanted = [t for t in tools.split(",") if not only or t in only.split(",")]
         if wanted:
             subprocess.run([str(python), str(ROOT / "bench" / "peer_tools" / script), "--streams",
-                            str(streams_dir), "--out", str(out), "--tools", ",".join(wanted)], check=True)
+                            str(streams_dir), "--out", str(out), "--tools", ",".join(wanted)], check=True,
+                           env=dict(os.environ, **NO_TELEMETRY))
             results.update(json.loads(out.read_text()))
     return results
 
@@ -134,14 +137,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench" / "peers")
     parser.add_argument("--tools", default=None,
-                        help="only these peers (e.g. evidently,river); all by default")
+                        help="only these peers (e.g. evidently,river): theirs replace the saved "
+                        "results, the others' are kept; all by default")
     args = parser.parse_args()
     streams = build(args.data, args.work / "streams", args.seed)
     clean, drifted = streams[0], streams[1:]
     ours = score(lambda: Driftstream(clean), REFERENCE, clean, drifted, {"x": np.array([0.5])})["x"]
-    results = {"driftstream": ours}
+    saved = args.work / "results.json"
+    results = json.loads(saved.read_text()) if args.tools and saved.exists() else {}  # --tools: update those
+    results["driftstream"] = ours
     results.update(run_peers(args.work / "streams", args.work, args.tools))
-    (args.work / "results.json").write_text(json.dumps(results, indent=1))
+    saved.write_text(json.dumps(results, indent=1))
     text = tables(results)
     (args.work / "results.md").write_text(text + "\n")
     print(text)

@@ -7,6 +7,7 @@ they move with the state, so they stay exact whichever worker dies or joins.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -25,8 +26,7 @@ PARTITIONS = 6
 
 def fleet_env(bootstrap: str, topics: dict, **extra: str) -> dict:
     # No DETECTOR_MODELS_DIR: each worker has its own, empty, as on separate machines.
-    return base_env(bootstrap, topics, TOPIC_PARTITIONS=str(PARTITIONS), DETECTOR_SESSION_TIMEOUT="10",
-                    **extra)
+    return base_env(bootstrap, topics, **{"TOPIC_PARTITIONS": str(PARTITIONS), **extra})
 
 
 def fleet(workers: list[Detector], metric: str) -> float:
@@ -121,3 +121,34 @@ def test_a_model_announced_mid_replay_reaches_every_worker(
         assert (worker.log.parent / "models" / version / artifacts.METADATA).exists()  # from Kafka
     assert producer.wait(120) == 0
     wait_fleet(workers, 60_000)
+
+
+def test_a_worker_restarted_in_place_keeps_its_partitions_without_a_rebalance(
+        kafka_bootstrap, topics, data_path, start_detector, tmp_path) -> None:
+    # Static membership (DETECTOR_GROUP_INSTANCE_ID): the group waits for the member, not for a
+    # new assignment; with a session timeout of 60 s a plain restart would leave its partitions
+    # idle for a minute and move the other worker's too.
+    env = fleet_env(kafka_bootstrap, topics, DETECTOR_SESSION_TIMEOUT="60", DETECTOR_REFERENCE_SIZE="2000")
+
+    def worker(i: int) -> Detector:
+        return start_detector(dict(env, DETECTOR_GROUP_INSTANCE_ID=f"worker-{i}"), tmp_path / f"worker-{i}")
+
+    workers = [worker(0), worker(1)]
+    wait_for(lambda: sorted(len(owned(w)) for w in workers) == [3, 3], 120, "three partitions each",
+             interval=0.5)
+    kept, moved = owned(workers[0]), owned(workers[1])
+    assert replay(env, "--data", str(data_path), "--limit", "20000").returncode == 0
+    wait_fleet(workers, 20_000)
+    revocations = workers[0].log.read_text().count(" revoked")
+
+    workers[1].kill()
+    killed = time.monotonic()
+    again = worker(1)
+    wait_for(lambda: owned(again) == moved, 50, "the restarted worker to own its partitions again",
+             interval=0.2)
+    assert time.monotonic() - killed < 60  # before the session timeout: no wait for a dead member
+    assert replay(env, "--data", str(data_path), "--limit", "10000", "--seed", "7").returncode == 0
+    wait_fleet([workers[0], again], 30_000)
+    assert fleet([workers[0], again], "clv_state_events") == 30_000
+    assert owned(workers[0]) == kept
+    assert workers[0].log.read_text().count(" revoked") == revocations  # the other worker never paused

@@ -40,9 +40,10 @@ class DetectorSettings(GroupedSettings):
                                  "the DLQ (reason field_too_long)")
     batch_size: int = Field(1000, ge=1, description="events taken per batch")
     batch_seconds: float = Field(0.5, gt=0, description="max wait to fill a batch")
-    session_timeout: float = Field(30.0, gt=0, description="consumer group session timeout, s: how long "
-                                   "a dead worker's partitions wait for a survivor (Tansu joins take half "
-                                   "of it: the demo uses 6)")
+    session_timeout: float = Field(10.0, gt=0, description="consumer group session timeout, s: how long "
+                                   "a dead worker's partitions wait for a survivor, and how long a stalled "
+                                   "worker keeps them (heartbeats every min(3, timeout/4) s; Apache Kafka "
+                                   "accepts 6 to 1800 by default; Tansu joins take half of it: the demo uses 6)")
     group_instance_id: str | None = Field(None, description="static group membership: a worker restarted "
                                           "with the same id within the session timeout keeps its partitions, "
                                           "no rebalance (unique per worker)")

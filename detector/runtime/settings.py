@@ -43,7 +43,8 @@ class DetectorSettings(GroupedSettings):
     session_timeout: float = Field(10.0, gt=0, description="consumer group session timeout, s: how long "
                                    "a dead worker's partitions wait for a survivor, and how long a stalled "
                                    "worker keeps them (heartbeats every min(3, timeout/4) s; Apache Kafka "
-                                   "accepts 6 to 1800 by default; Tansu joins take half of it: the demo uses 6)")
+                                   "accepts 6 to 1800 by default; Tansu joins take half of it: the demo "
+                                   "uses 6)")
     group_instance_id: str | None = Field(None, description="static group membership: a worker restarted "
                                           "with the same id within the session timeout keeps its partitions, "
                                           "no rebalance (unique per worker)")

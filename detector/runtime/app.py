@@ -14,6 +14,7 @@ import logging
 
 import faust
 
+from detector.runtime.ownership import Ownership
 from detector.runtime.pipeline_process import PipelineProcess
 from detector.runtime.settings import DetectorSettings
 from schemas.kafka import ssl_context
@@ -72,7 +73,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     streams: list = []
     lock = asyncio.Lock()  # one batch, checkpoint, revocation, assignment or shutdown at a time
     stopping = asyncio.Event()
-    owned: set[int] = set()  # partitions whose states are in place, changed only under the lock
+    ownership = Ownership()  # changed only under the lock
 
     async def ack_all() -> None:
         for event in unacked:
@@ -86,9 +87,8 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             async with lock:
                 if stopping.is_set():  # left unacked: redelivered to the next owner, skipped there
                     continue
-                # A batch taken before a revocation may hold events of partitions now owned
-                # elsewhere: they are the new owner's to process.
-                await process([e for e in batch if e.message.partition in owned])
+                # Events of partitions not (yet) owned wait for the assignment hook.
+                await process(ownership.admit(batch))
 
     async def process(batch) -> None:
         if not batch:
@@ -124,10 +124,11 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             return
         partitions = sorted(tp.partition for tp in revoked)
         async with lock:
-            owned.difference_update(partitions)
             unacked[:] = [e for e in unacked if e.message.tp not in revoked]
             offsets = {tp: processed_offsets.pop(tp) + 1 for tp in revoked if tp in processed_offsets}
-            if not await pipeline.release(partitions):
+            saved = await pipeline.release(partitions)
+            ownership.revoke(partitions, saved)
+            if not saved:
                 log.error("partitions %s revoked before their states could be saved: the next "
                           "owner continues from the last snapshot", partitions)
                 return
@@ -142,9 +143,10 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         partitions = sorted(tp.partition for tp in assigned if tp.topic == kafka.transactions_topic)
         async with lock:
             await pipeline.assign(partitions)
-            owned.clear()
-            owned.update(partitions)
-        log.info("partitions %s assigned: states in place", partitions)
+            held = ownership.assign(partitions)
+            await process(held)  # events Faust handed over before this hook ran
+        log.info("partitions %s assigned: states in place (%d events that came before it processed)",
+                 partitions, len(held))
 
     @app.on_before_shutdown.connect
     async def save_on_stop(app: faust.App, **_: object) -> None:

@@ -115,7 +115,8 @@ def tables(results: dict) -> str:
                      f"{r['clean_events']:,}) | {r['cpu_s_per_1m']:,.0f} | "
                      + " | ".join(cell(r["delays"].get(m)) for m in MAIN) + " |")
     lines += ["", "Power curves: delay (events after the onset, within 2,000) per size, sizes from the "
-              "smallest effect to the largest; driftstream and the calibrated peers.", ""]
+              "smallest effect to the largest; driftstream and the calibrated peers. Smallest caught: "
+              "the smallest size from which every larger one is caught.", ""]
     calibrated = {t: r for t, r in results.items() if t == "driftstream" or t.endswith("calibrated")}
     for name, sizes in POWER.items():
         lines += [f"**{name}** (size: {scenarios.Scenario(name).amount:g} by default)", "",
@@ -123,7 +124,9 @@ def tables(results: dict) -> str:
                   "|---|" + "---|" * (len(sizes) + 1)]
         for tool, r in calibrated.items():
             delays = [r["delays"].get(f"{name}@{s:g}") for s in sizes]
-            smallest = next((s for s, d in zip(sizes, delays, strict=True) if d is not None), None)
+            # the smallest size from which every larger effect is caught: a lone hit is not power
+            caught = [i for i in range(len(sizes)) if all(d is not None for d in delays[i:])]
+            smallest = sizes[caught[0]] if caught else None
             lines.append(f"| {tool} | " + " | ".join(cell(d) for d in delays) +
                          f" | {'—' if smallest is None else f'{smallest:g}'} |")
         lines.append("")

@@ -155,8 +155,10 @@ def main(tools: dict[str, Callable[[int, Stream, list[Stream], argparse.Namespac
     parser.add_argument("--streams", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tools", default=",".join(tools))
-    parser.add_argument("--slice", type=int, default=20_000, help="clean events after the reference for "
-                        "the slow tools")
+    parser.add_argument("--slice", type=int, default=None, help="clean events after the reference for "
+                        "the slow tools (KSWIN, frouros IKS, alibi-detect), e.g. 20000 for a quick look; "
+                        "all by default: calibrated on a slice, a tool's 0 false alarms hold for the slice "
+                        "only")
     args = parser.parse_args()
     reference, clean, drifted = load(args.streams)
     results = {}

@@ -169,7 +169,7 @@ def river(reference, clean, drifted, args) -> dict:
                                 PH_FACTORS)
     run("river_pagehinkley_calibrated", [lambda k=k: drift.PageHinkley(threshold=50 * k) for k in factors])
     out["river_pagehinkley_calibrated"]["params"] = {"threshold": [50 * k for k in factors]}
-    stop = reference + args.slice
+    stop = None if args.slice is None else reference + args.slice
     run("river_kswin_default", [lambda: drift.KSWIN(alpha=KSWIN_ALPHA, seed=42)] * 5, stop)
     make = lambda: KswinTrace(clean, reference, [lambda: drift.KSWIN(alpha=0.0, seed=42)] * 5)  # noqa: E731
     out["river_kswin_calibrated"] = score(make, reference, clean, drifted, {"x": calibrated}, stop)["x"]

@@ -145,6 +145,21 @@ def score(make: Callable[[], object], reference: int, clean: Stream, drifted: li
     return out
 
 
+def first_quiet(grid, clean_hits: Callable[[object], np.ndarray], features: int) -> list:
+    """Per feature, the first grid value whose detectors flag nothing on the clean stream (the
+    last if none does); ``clean_hits(value)`` gives the clean stream's flags, one column each."""
+    chosen = [None] * features
+    for value in grid:
+        pending = [j for j, c in enumerate(chosen) if c is None]
+        if not pending:
+            break
+        hits = clean_hits(value)
+        for j in pending:
+            if not hits[:, j].any():
+                chosen[j] = value
+    return [grid[-1] if c is None else c for c in chosen]
+
+
 def calibrated(trace: Trace) -> np.ndarray:
     """Per feature, the largest statistic the clean stream gave: above it is an alarm."""
     return np.nanmax(trace.stats, axis=0)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BINARY, CATEGORICAL, NUMERIC, calibrated, main, score  # noqa: E402
+from common import BINARY, CATEGORICAL, NUMERIC, calibrated, first_quiet, main, score  # noqa: E402
 
 WINDOW, PANE, CHUNK_SIZE = 200, 50, 200
 RIVER_FEATURES = NUMERIC + BINARY
@@ -137,17 +137,11 @@ def nannyml(reference, clean, drifted, args) -> dict:
 
 def _grid_per_feature(reference, clean, build, grid) -> list:
     """Per feature, the first grid value giving no detection on the clean stream (the last if none)."""
-    chosen = [None] * len(RIVER_FEATURES)
-    for value in grid:
-        pending = [j for j, c in enumerate(chosen) if c is None]
-        if not pending:
-            break
-        detector = RiverDetectors(clean, reference, [lambda v=value, j=j: build(j, v) for j in range(5)])
-        _, hits = detector.feed(clean.cols, reference, clean.length)
-        for j in pending:
-            if not hits[:, j].any():
-                chosen[j] = value
-    return [grid[-1] if c is None else c for c in chosen]
+    def clean_hits(value):
+        factories = [lambda v=value, j=j: build(j, v) for j in range(5)]
+        return RiverDetectors(clean, reference, factories).feed(clean.cols, reference, clean.length)[1]
+
+    return first_quiet(grid, clean_hits, len(RIVER_FEATURES))
 
 
 def river(reference, clean, drifted, args) -> dict:

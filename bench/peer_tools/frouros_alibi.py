@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BINARY, NUMERIC, calibrated, main, score  # noqa: E402
+from common import BINARY, NUMERIC, calibrated, first_quiet, main, score  # noqa: E402
 
 IKS_REFERENCE, IKS_WINDOW, IKS_ALPHA = 10_000, 200, 0.05
 CUSUM_FEATURES = NUMERIC + BINARY
@@ -120,16 +120,9 @@ def frouros(reference, clean, drifted, args) -> dict:
     one = np.full(len(CUSUM_FEATURES), 0.5)
     out["frouros_cusum_default"] = score(lambda: Cusum(clean, reference, [50.0] * 5), reference, clean,
                                          drifted, {"x": one})["x"]
-    chosen = [None] * len(CUSUM_FEATURES)
-    for k in CUSUM_FACTORS:
-        pending = [j for j, c in enumerate(chosen) if c is None]
-        if not pending:
-            break
-        _, hits = Cusum(clean, reference, [50.0 * k] * 5).feed(clean.cols, reference, clean.length)
-        for j in pending:
-            if not hits[:, j].any():
-                chosen[j] = 50.0 * k
-    lambdas = [50.0 * CUSUM_FACTORS[-1] if c is None else c for c in chosen]
+    factors = first_quiet(CUSUM_FACTORS, lambda k: Cusum(clean, reference, [50.0 * k] * 5).feed(
+        clean.cols, reference, clean.length)[1], len(CUSUM_FEATURES))
+    lambdas = [50.0 * k for k in factors]
     out["frouros_cusum_calibrated"] = score(lambda: Cusum(clean, reference, lambdas), reference, clean,
                                             drifted, {"x": one})["x"]
     out["frouros_cusum_calibrated"]["params"] = {"lambda": lambdas}

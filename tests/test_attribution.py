@@ -51,6 +51,31 @@ def test_out_of_range_values_are_traced_to_their_segment() -> None:
     assert (first.kind, first.name, first.contribution, first.count) == ("country", "Norway", 0.06, 12)
 
 
+def test_a_price_point_that_moved_is_traced_to_the_country_that_moved_it() -> None:
+    rng = np.random.default_rng(5)
+    points, countries = np.array([1.25, 0.85, 2.08]), np.array(["UK", "UK", "Germany", "France"])
+
+    def columns(n: int) -> dict:
+        return {"unit_price": rng.choice(points, n), "country": rng.choice(countries, n),
+                "stock_code": np.array(["A"] * n, dtype=object)}
+
+    reference = Reference.from_columns({**columns(10_000), "quantity": np.ones(10_000),
+                                        "line_total": np.ones(10_000), "cancellation": np.zeros(10_000, bool),
+                                        "customer_missing": np.zeros(10_000, bool)})
+    window = columns(200)
+    german = window["country"] == "Germany"
+    window["unit_price"] = np.where(german, np.round(window["unit_price"] * 1.01, 2), window["unit_price"])
+    parts = attribute(Verdict("unit_price", "values", 2.0, 1.0, True), reference, window, top=10)
+    by_country = [s for s in parts if s.kind == "country"]
+    assert by_country[0].name == "Germany"
+    # the parts add up to the move of the share of the value that moved most
+    values = np.union1d(points, window["unit_price"])
+    moves = [np.mean(window["unit_price"] == v) - np.mean(reference.numeric["unit_price"] == v)
+             for v in values]
+    biggest = moves[int(np.argmax(np.abs(moves)))]
+    assert abs(sum(s.contribution for s in by_country) - biggest) < 1e-12
+
+
 def test_a_one_country_stream_is_traced_to_that_country(data_path, tmp_path) -> None:
     """After the onset only German rows: the country alarm names Germany first."""
     frame = data.arrange(data.load_online_retail(data_path), "shuffled", 3, limit=40_000)

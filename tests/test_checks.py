@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import binom, chisquare, ks_2samp
 
 from detector.drift.checks.adwin import AdwinCheck, reference_ranks
-from detector.drift.checks.categorical import CategoricalCheck
+from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.ks import KSCheck, ks_critical_value, ks_distance
 from detector.drift.checks.out_of_range import OutOfRangeCheck
 
@@ -89,6 +89,36 @@ def test_categorical_bounds_are_exact_binomial_tails() -> None:
     assert not check.evaluate(window).drifted
     with pytest.raises(ValueError, match="built for 200"):
         check.evaluate(["UK"] * 10)
+
+
+def test_value_mix_counts_exact_values_and_pools_the_rest() -> None:
+    reference = np.repeat([1.0, 2.0, 12.0, 7.0, 500.0], [9_000, 6_000, 4_000, 900, 100])
+    check = ValueMixCheck("quantity", reference, 200, alpha=5e-7, min_effect=0.0)
+    # expected per window: 90, 60, 40 (categories), 9 and 1 (pooled with unseen values)
+    assert check.kept.tolist() == [1.0, 2.0, 12.0]
+    assert check.counts(np.array([1.0, 1.0, 2.0, 12.0, 7.0, 13.0, 0.5])).tolist() == [2, 1, 1, 3]
+    same = CategoricalCheck("quantity", Counter({1.0: 9_000, 2.0: 6_000, 12.0: 4_000, 7.0: 900,
+                                                 500.0: 100}), 200, alpha=5e-7, min_effect=0.0)
+    assert check.hi.tolist() == same.hi.tolist() and check.lo.tolist() == same.lo.tolist()
+    window = np.repeat([1.0, 2.0, 12.0, 7.0], [90, 60, 40, 10])
+    assert not check.evaluate(window).drifted
+    shifted = np.rint(window * 1.1)  # 12 -> 13, 7 -> 8: 50 of 200 rows leave their points
+    assert check.evaluate(shifted).drifted
+    assert not KSCheck("quantity", reference, 200, 5e-7 / 12, 0.05).evaluate(shifted).drifted
+
+
+def test_value_mix_is_quiet_between_random_halves_of_the_year(data_path) -> None:
+    frame = pd.read_parquet(data_path, columns=["Quantity", "UnitPrice"])
+    rng = np.random.default_rng(2027)
+    flagged = 0
+    for column in ("Quantity", "UnitPrice"):
+        values = frame[column].to_numpy(np.float64)
+        for _ in range(10):
+            order = rng.permutation(values.size)
+            check = ValueMixCheck(column, values[order[:20_000]], 200, alpha=1e-3, min_effect=0.0)
+            flagged += sum(check.evaluate(values[order[i:i + 200]]).drifted
+                           for i in range(20_000, 120_000, 200))
+    assert flagged <= 10  # 10,000 windows at alpha 1e-3: at most 10 expected
 
 
 def test_reference_ranks_are_mid_ranks_in_unit_interval() -> None:

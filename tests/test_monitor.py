@@ -100,7 +100,7 @@ def test_config_errors_name_the_parameter(kwargs: dict, message: str) -> None:
 
 
 def test_alpha_splits_the_budget_over_tests_and_evaluations() -> None:
-    # 0.1 false alarms per 1M events, 9 window tests, one evaluation per 50-event pane:
-    # 0.1 / (20,000 evaluations × 9 tests) = 5.56e-7 per test.
-    assert MonitorConfig().alpha == pytest.approx(5.5556e-7, rel=1e-4)
-    assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(1.1111e-6, rel=1e-4)
+    # 0.1 false alarms per 1M events, 12 window tests, one evaluation per 50-event pane:
+    # 0.1 / (20,000 evaluations × 12 tests) = 4.17e-7 per test.
+    assert MonitorConfig().alpha == pytest.approx(4.1667e-7, rel=1e-4)
+    assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(8.3333e-7, rel=1e-4)

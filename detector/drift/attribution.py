@@ -6,6 +6,7 @@ The window's statistic is decomposed over segments, so the parts add up to the w
   KS distance is reached, F_cur − F_ref = Σ_s [n_s,cur(≤x)/W − n_s,ref(≤x)/N]: each segment's
   part of the gap, whether its values moved or its share did;
 - out of range: each segment's share of the window's values outside the reference range;
+- value mix: at the value whose share moved most, each segment's part of that move;
 - categorical: each category's change of share, window against reference.
 
 Segments are ranked by the part they take in the direction of the gap; the top few are kept.
@@ -46,6 +47,9 @@ def attribute(verdict: Verdict, reference: Reference, window: Columns, top: int 
         if verdict.test == "out_of_range":
             ref = reference.numeric[feature]
             parts = _outside(values, window[kind], ref[0], ref[-1])
+        elif verdict.test == "values":
+            parts = _value_parts(reference.numeric[feature], reference.segments[feature][kind],
+                                 values, window[kind])
         else:
             ref_segments = reference.segments[feature][kind]
             parts = _ks_parts(reference.numeric[feature], ref_segments, values, window[kind])
@@ -65,6 +69,26 @@ def _ks_parts(ref_sorted: np.ndarray, ref_segments: np.ndarray, values: np.ndarr
     for name, n in Counter(ref_segments[:cut].tolist()).items():
         parts[name] -= n / ref_sorted.size
     direction = 1.0 if gap >= 0 else -1.0
+    return sorted(parts.items(), key=lambda item: -direction * item[1])
+
+
+def _value_parts(ref_sorted: np.ndarray, ref_segments: np.ndarray, values: np.ndarray,
+                 segments: np.ndarray) -> list[tuple[object, float]]:
+    distinct, now = np.unique(values, return_counts=True)
+    before = (np.searchsorted(ref_sorted, distinct, "right") - np.searchsorted(ref_sorted, distinct, "left"))
+    change = now / values.size - before / ref_sorted.size
+    gone, ref_counts = np.unique(ref_sorted, return_counts=True)  # reference values absent now
+    absent = ~np.isin(gone, distinct)
+    candidates = np.concatenate([distinct, gone[absent]])
+    changes = np.concatenate([change, -ref_counts[absent] / ref_sorted.size])
+    x = candidates[int(np.argmax(np.abs(changes)))]
+    lo, hi = np.searchsorted(ref_sorted, x, "left"), np.searchsorted(ref_sorted, x, "right")
+    parts = Counter()
+    for name, n in Counter(segments[values == x].tolist()).items():
+        parts[name] += n / values.size
+    for name, n in Counter(ref_segments[lo:hi].tolist()).items():
+        parts[name] -= n / ref_sorted.size
+    direction = 1.0 if changes[int(np.argmax(np.abs(changes)))] >= 0 else -1.0
     return sorted(parts.items(), key=lambda item: -direction * item[1])
 
 

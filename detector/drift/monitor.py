@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detector.drift.checks import Check, Verdict
 from detector.drift.checks.adwin import AdwinCheck, ShareAdwinCheck
-from detector.drift.checks.categorical import CategoricalCheck
+from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.ks import KSCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
 from detector.drift.reference import Reference
@@ -35,7 +35,7 @@ class MonitorConfig(BaseModel):
                                             "features and tests together, per 1M events")
     ks_min_effect: float = Field(0.05, ge=0, lt=1, description="minimum KS D to alarm")
     categorical_min_effect: float = Field(0.10, ge=0, lt=1, description="minimum total variation "
-                                          "distance for a categorical alarm")
+                                          "distance for a categorical or value-mix alarm")
     out_of_range_min_share: float = Field(0.01, gt=0, le=1, description="minimum share outside the "
                                           "reference range to alarm")
     adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN confidence delta")
@@ -54,7 +54,7 @@ class MonitorConfig(BaseModel):
 
     @property
     def window_tests(self) -> int:
-        return 2 * len(NUMERIC) + len(CATEGORICAL)  # KS + out-of-range per numeric, one per categorical
+        return 3 * len(NUMERIC) + len(CATEGORICAL)  # KS, out-of-range, value mix; one per categorical
 
     @property
     def alpha(self) -> float:
@@ -125,6 +125,8 @@ class DriftMonitor:
         self.checks = [
             *(KSCheck(f, numeric[f], c.window_size, c.alpha, c.ks_min_effect) for f in NUMERIC),
             *(OutOfRangeCheck(f, numeric[f], c.window_size, c.alpha, c.out_of_range_min_share)
+              for f in NUMERIC),
+            *(ValueMixCheck(f, numeric[f], c.window_size, c.alpha, c.categorical_min_effect)
               for f in NUMERIC),
             *(CategoricalCheck(f, categorical[f], c.window_size, c.alpha, c.categorical_min_effect)
               for f in CATEGORICAL),

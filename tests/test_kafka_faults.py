@@ -111,3 +111,37 @@ def test_topics_are_created_with_the_replication_settings(kafka_bootstrap) -> No
     three = KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_replication_factor=3)
     with pytest.raises(RuntimeError, match=f"cannot create topic {name}-3: .*[Rr]eplication factor"):
         ensure_topics(three, [f"{name}-3"])
+
+
+def test_a_worker_that_cannot_save_a_revoked_state_stops_and_nothing_is_lost(
+        kafka_bootstrap, topics, data_path, start_detector, tmp_path) -> None:
+    """Worker A's snapshots outgrow its DETECTOR_STATE_MAX_BYTES: its saves fail (no crash, no
+    commit), and when a second worker joins, A cannot save the partition it gives up. A stops
+    rather than carry on past an unsaved state; B continues from A's last snapshot and the
+    committed offset: every event counted once."""
+    rows = 130_000
+    kafka = KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap,
+                          transactions_topic=topics["TRANSACTIONS_TOPIC"])
+    group = topics["DETECTOR_APP_ID"]
+    ensure_topics(kafka, [kafka.transactions_topic], partitions=1)
+    ensure_topics(kafka, [state_topic(group)], partitions=1,
+                  config={"cleanup.policy": "compact", "max.message.bytes": str(64 * 1024 * 1024)})
+    # A 200,000-event warm-up keeps the state growing (~9 bytes per event): past 1 MiB at ~115,000.
+    env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="200000", DETECTOR_CHECKPOINT_SECONDS="1")
+    a = start_detector(dict(env, DETECTOR_STATE_MAX_BYTES=str(1024 * 1024)), tmp_path / "a")
+    assert replay(env, "--data", str(data_path), "--limit", str(rows)).returncode == 0
+    a.wait_processed(rows)
+    wait_for(lambda: "over DETECTOR_STATE_MAX_BYTES" in a.log.read_text(), 60, "a failed save")
+    committed = committed_total(kafka_bootstrap, group, kafka.transactions_topic)
+    assert 0 < committed < rows  # what its last good snapshot covers, no more
+    assert a.alive  # a failed checkpoint is not fatal: it only leaves offsets uncommitted
+
+    b = start_detector(env, tmp_path / "b")  # the rebalance revokes A's partition
+    wait_for(lambda: not a.alive, 120, "worker A to stop after its failed save", interval=0.2)
+    assert a.process.returncode != 0
+    assert "could not be saved: stopping the worker" in a.log.read_text()
+    assert committed_total(kafka_bootstrap, group, kafka.transactions_topic) == committed
+    b.wait_processed(rows)
+    assert b.state_events() == rows  # A's last snapshot plus the rest, none twice
+    wait_for(lambda: committed_total(kafka_bootstrap, group, kafka.transactions_topic) == rows, 60,
+             "B to commit every offset")

@@ -44,14 +44,3 @@ def test_a_partition_that_comes_back_continues_with_the_events_it_held() -> None
     ownership.revoke([3])
     assert ownership.admit(events(3, range(50, 60))) == []
     assert offsets(ownership.assign([3])) == [(3, o) for o in range(50, 60)]
-
-
-def test_after_a_failed_save_the_partition_waits_for_kafka_to_redeliver() -> None:
-    ownership = Ownership()
-    ownership.assign([6])
-    assert len(ownership.admit(events(6, range(0, 5)))) == 5
-    ownership.revoke([6], saved=False)  # its last snapshot is older than what was processed
-    assert ownership.admit(events(6, range(5, 9))) == []
-    assert ownership.held == 0  # these would not fit the older snapshot: let go, not held
-    assert ownership.assign([6]) == []
-    assert offsets(ownership.admit(events(6, range(3, 5)))) == [(6, 3), (6, 4)]  # redelivered

@@ -127,10 +127,17 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             unacked[:] = [e for e in unacked if e.message.tp not in revoked]
             offsets = {tp: processed_offsets.pop(tp) + 1 for tp in revoked if tp in processed_offsets}
             saved = await pipeline.release(partitions)
-            ownership.revoke(partitions, saved)
+            ownership.revoke(partitions)
             if not saved:
-                log.error("partitions %s revoked before their states could be saved: the next "
-                          "owner continues from the last snapshot", partitions)
+                # Events processed since the last snapshot are in no saved state and their
+                # offsets are uncommitted. Carrying on could let Faust commit past them (it
+                # commits acked offsets above a gap); stopping cannot: whoever owns these
+                # partitions next restores the last snapshot and reads on from the committed
+                # offsets, which never pass what a snapshot covers.
+                log.error("partitions %s revoked but their states could not be saved: stopping the "
+                          "worker so nothing is committed past them (the next owner continues from "
+                          "the last snapshot)", partitions)
+                await app.crash(RuntimeError(f"states of partitions {partitions} not saved on revocation"))
                 return
             committed = not offsets or await app.consumer._commit(offsets)  # noqa: SLF001 (no public API)
             log.info("partitions %s revoked: states saved, offsets %s", partitions,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from schemas.topics import KafkaSettings
 
@@ -38,6 +38,9 @@ class Outbox:
                 break
             except BufferError:  # the local queue is full: let deliveries drain it
                 self._producer.poll(0.5)
+            except KafkaException as error:  # refused at once (too large, unknown partition): not sent
+                self._errors.append(str(error.args[0]))
+                break
         self._producer.poll(0)
 
     def reachable(self, timeout: float) -> bool:

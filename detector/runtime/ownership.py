@@ -11,9 +11,8 @@ assignment hook releases those of the partitions it assigns; events of partition
 end up elsewhere are let go unacked (their new owner reads them from the committed offset).
 
 Held events continue what the worker processed, so they fit the state it saved on
-revocation. If that save failed, they would not (the partition restarts from an older
-snapshot): such a partition's events are let go until it is assigned again, and Kafka
-redelivers them from the committed offset.
+revocation. If that save fails the worker stops (runtime/app.py), so nothing held is ever
+processed against an older snapshot.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ class Ownership:
     def __init__(self) -> None:
         self.owned: set[int] = set()  # partitions whose states are in place
         self._held: list = []
-        self._unsaved: set[int] = set()  # revoked without their states saved
 
     def admit(self, batch: Iterable) -> list:
         """The events (Faust events: ``.message.partition``) to process now; the others are held
@@ -36,22 +34,17 @@ class Ownership:
             partition = event.message.partition
             if partition in self.owned:
                 ready.append(event)
-            elif partition not in self._unsaved:
+            else:
                 self._held.append(event)
         return ready
 
-    def revoke(self, partitions: Iterable[int], saved: bool = True) -> None:
-        partitions = set(partitions)
-        self.owned -= partitions
-        if not saved:
-            self._unsaved |= partitions
-            self._held = [e for e in self._held if e.message.partition not in partitions]
+    def revoke(self, partitions: Iterable[int]) -> None:
+        self.owned -= set(partitions)
 
     def assign(self, partitions: Iterable[int]) -> list:
         """Own exactly ``partitions`` (Faust's assignment replaces the previous one); return the
         held events of those partitions, to process before any later event."""
         self.owned = set(partitions)
-        self._unsaved.clear()
         ready = [e for e in self._held if e.message.partition in self.owned]
         self._held = []
         return ready

@@ -42,6 +42,7 @@ class StateStore:
         self.outbox = outbox
         self.on_rejected = on_rejected  # a damaged, foreign or old snapshot was ignored
         self.timeout = timeout
+        self.max_bytes = max_bytes
         ensure_topics(kafka, [self.topic], partitions=partition_count(kafka, input_topic),
                       config={"cleanup.policy": "compact", "max.message.bytes": str(max_bytes),
                               "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"})
@@ -64,6 +65,13 @@ class StateStore:
     def save(self, states: list[PartitionState], snapshots: list[bytes]) -> list[int] | None:
         """Write the states' snapshots; their sizes once the broker has them (and all sent
         before them), None if it does not within the timeout."""
+        too_large = [(s.partition, len(d)) for s, d in zip(states, snapshots, strict=True)
+                     if len(d) > self.max_bytes]
+        if too_large:  # the producer would refuse them: nothing is saved, offsets stay uncommitted
+            log.error("state snapshots over DETECTOR_STATE_MAX_BYTES (%d bytes), not saved: %s; raise "
+                      "it (the state topic's max.message.bytes too)", self.max_bytes,
+                      ", ".join(f"partition {p}: {n} bytes" for p, n in too_large))
+            return None
         sizes = []
         for state, data in zip(states, snapshots, strict=True):
             sizes.append(len(data))

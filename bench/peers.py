@@ -8,7 +8,9 @@ and the same stream after it, as one stream (driftstream too: one partition). St
   alarm came; "—" if none within them);
 - power curves: each sized scenario at several sizes, 2,000 events after the onset.
 Each peer runs at its defaults and calibrated: its level raised until it gives no alarm on
-the clean stream, as driftstream gives none at its default budget. Scoring is shared
+the clean stream, as driftstream gives none at its default budget; driftstream is also run
+calibrated the same way (driftstream_calibrated: no minimum effects, each test's threshold at
+the largest statistic / threshold the clean stream gave it). Scoring is shared
 (bench/peer_tools/common.py). Peers run in their own environments (make peers-env), never
 in driftstream's: .venv-peers-a (Evidently, NannyML, river), .venv-peers-b (frouros,
 alibi-detect; they need numpy < 2).
@@ -30,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench" / "peer_tools")]
 
-from common import NUMERIC, Stream, score  # noqa: E402
+from common import NUMERIC, Stream, calibrated, score  # noqa: E402
 
 from detector.drift.monitor import DriftMonitor, MonitorConfig  # noqa: E402
 from producer import data, scenarios  # noqa: E402
@@ -87,6 +89,29 @@ class Driftstream:
                 np.array([[1.0 if o.alarms else 0.0] for o in outcomes]).reshape(len(outcomes), 1))
 
 
+class DriftstreamRatios(Driftstream):
+    """For calibration as the peers get it: no minimum effects, and per evaluation each window
+    test's statistic / threshold (a streaming detection: 1 in its check's column). The calibrated
+    threshold of a column is the largest value the clean stream gave it."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.monitor = DriftMonitor(MonitorConfig(ks_min_effect=0, categorical_min_effect=0,
+                                                  out_of_range_min_share=1e-9))
+        self.monitor.update({k: v[:REFERENCE] for k, v in stream.cols.items()})
+
+    def feed(self, cols, start, stop):
+        outcomes = self.monitor.update({k: v[start:stop] for k, v in cols.items()})
+        checks = self.monitor.checks
+        stats = np.zeros((len(outcomes), len(checks)))
+        for row, o in enumerate(outcomes):
+            if o.kind == "evaluation":
+                stats[row] = [0.0 if c.streaming else r.ratio for c, r in zip(checks, o.results, strict=True)]
+            else:
+                hit = o.results[0]
+                stats[row] = [1.0 if (c.feature, c.test) == (hit.feature, hit.test) else 0.0 for c in checks]
+        return np.array([start + o.position for o in outcomes], dtype=np.int64), stats
+
+
 def run_peers(streams_dir: Path, work: Path, only: str | None) -> dict:
     results = {}
     for env, (script, tools) in PEERS.items():
@@ -108,6 +133,7 @@ def cell(delay: int | None) -> str:
 
 
 def tables(results: dict) -> str:
+    results = dict(sorted(results.items(), key=lambda item: not item[0].startswith("driftstream")))
     lines = ["| tool | false alarms per 1M (clean events) | CPU s per 1M | " + " | ".join(MAIN) + " |",
              "|---|---|---|" + "---|" * len(MAIN)]
     for tool, r in results.items():
@@ -117,12 +143,12 @@ def tables(results: dict) -> str:
     lines += ["", "Power curves: delay (events after the onset, within 2,000) per size, sizes from the "
               "smallest effect to the largest; driftstream and the calibrated peers. Smallest caught: "
               "the smallest size from which every larger one is caught.", ""]
-    calibrated = {t: r for t, r in results.items() if t == "driftstream" or t.endswith("calibrated")}
+    chosen = {t: r for t, r in results.items() if t == "driftstream" or t.endswith("calibrated")}
     for name, sizes in POWER.items():
         lines += [f"**{name}** (size: {scenarios.Scenario(name).amount:g} by default)", "",
                   "| tool | " + " | ".join(f"{s:g}" for s in sizes) + " | smallest caught |",
                   "|---|" + "---|" * (len(sizes) + 1)]
-        for tool, r in calibrated.items():
+        for tool, r in chosen.items():
             delays = [r["delays"].get(f"{name}@{s:g}") for s in sizes]
             # the smallest size from which every larger effect is caught: a lone hit is not power
             caught = [i for i in range(len(sizes)) if all(d is not None for d in delays[i:])]
@@ -149,6 +175,8 @@ def main() -> None:
     saved = args.work / "results.json"
     results = json.loads(saved.read_text()) if args.tools and saved.exists() else {}  # --tools: update those
     results["driftstream"] = ours
+    results["driftstream_calibrated"] = score(lambda: DriftstreamRatios(clean), REFERENCE, clean, drifted,
+                                              {"x": calibrated})["x"]
     results.update(run_peers(args.work / "streams", args.work, args.tools))
     saved.write_text(json.dumps(results, indent=1))
     text = tables(results)

@@ -91,8 +91,9 @@ class Driftstream:
 
 class DriftstreamRatios(Driftstream):
     """For calibration as the peers get it: no minimum effects, and per evaluation each window
-    test's statistic / threshold (a streaming detection: 1 in its check's column). The calibrated
-    threshold of a column is the largest value the clean stream gave it."""
+    test's statistic / threshold (long-window ones: their latest; an ADWIN detection: 1 in its
+    check's column). The calibrated threshold of a column is the largest value the clean stream
+    gave it."""
 
     def __init__(self, stream: Stream) -> None:
         self.monitor = DriftMonitor(MonitorConfig(ks_min_effect=0, categorical_min_effect=0,
@@ -105,7 +106,8 @@ class DriftstreamRatios(Driftstream):
         stats = np.zeros((len(outcomes), len(checks)))
         for row, o in enumerate(outcomes):
             if o.kind == "evaluation":
-                stats[row] = [0.0 if c.streaming else r.ratio for c, r in zip(checks, o.results, strict=True)]
+                stats[row] = [0.0 if c.test == "adwin" else r.ratio
+                              for c, r in zip(checks, o.results, strict=True)]
             else:
                 hit = o.results[0]
                 stats[row] = [1.0 if (c.feature, c.test) == (hit.feature, hit.test) else 0.0 for c in checks]

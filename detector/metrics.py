@@ -22,7 +22,7 @@ from schemas.transaction import DLQ_REASONS
 
 TESTS_BY_FEATURE = {
     **{f: ("ks", "out_of_range", "values", "adwin") for f in NUMERIC},
-    **{f: ("categorical", "adwin") for f in CATEGORICAL},
+    **{f: ("categorical", "categorical_long", "adwin") for f in CATEGORICAL},
 }
 MODEL_CHECKS = (("prediction", "ks"), ("error", "out_of_range"), ("error", "adwin"))
 PERFORMANCE = ("mae", "rmse", "naive_mae", "holdout_mae", "holdout_rmse", "baseline_mae")

@@ -8,11 +8,12 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binom, chisquare, ks_2samp
+from scipy.stats import beta, binom, chisquare, ks_2samp
 
 from detector.drift.checks.adwin import AdwinCheck, reference_ranks
 from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.ks import KSCheck, ks_critical_value, ks_distance
+from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
 
 
@@ -119,6 +120,42 @@ def test_value_mix_is_quiet_between_random_halves_of_the_year(data_path) -> None
             flagged += sum(check.evaluate(values[order[i:i + 200]]).drifted
                            for i in range(20_000, 120_000, 200))
     assert flagged <= 10  # 10,000 windows at alpha 1e-3: at most 10 expected
+
+
+def test_unseen_categories_get_a_cell_with_the_good_turing_count() -> None:
+    rare = {f"rare-{i}": 30 for i in range(30)}  # 0.15 % each: pooled
+    ref = Counter({"UK": 17_100, "DE": 1_500, "FR": 497, **rare, "Bahrain": 1, "Malta": 1, "RSA": 1})
+    check = CategoricalCheck("country", ref, 2_000, alpha=5e-7, min_effect=0.0, unseen_cell=True)
+    # cells: DE, FR, UK (expected >= 10 per window), pooled seen ones, unseen (3 seen once)
+    assert check.ref_counts.tolist() == [1_500, 497, 17_100, 903, 3]
+    assert check.counts(["UK", "Malta", "rare-4", "Atlantis", "Atlantis"]).tolist() == [0, 0, 1, 2, 2]
+    a = 5e-7 / (4 * 5)
+    hi = int(check.hi[-1])  # the smallest unseen count beyond chance at the upper Clopper–Pearson p
+    p_high = float(beta.isf(a, 4, 20_000 - 3))
+    assert binom.sf(hi - 1, 2_000, p_high) <= a < binom.sf(hi - 2, 2_000, p_high)
+    window = ["UK"] * 1_710 + ["DE"] * 150 + ["FR"] * (50 - hi) + ["rare-1"] * 90 + ["Atlantis"] * hi
+    assert check.evaluate(window).drifted
+    assert not check.evaluate(window[:-1] + ["FR"]).drifted
+    pooled = CategoricalCheck("country", ref, 2_000, alpha=5e-7, min_effect=0.0)
+    assert not pooled.evaluate(window).drifted  # lost among the rare countries without a cell
+
+
+def test_the_long_window_alarms_at_the_step_that_crosses_once_per_episode() -> None:
+    inner = CategoricalCheck("x", Counter({"a": 9_000, "b": 1_000}), 1_000, alpha=1e-6, min_effect=0.0)
+    check = LongWindowCheck(inner, step=100)
+    normal = np.array((["a"] * 9 + ["b"]) * 100, dtype=object)  # b at its reference share
+    assert check.update(normal[:999]) == []  # the window is not full yet: nothing evaluated
+    assert check.evaluate().statistic == 0.0
+    assert check.update(normal[999:]) == [] and not check.evaluate().drifted
+    # Only b from now: after k steps the window holds 100 + 90 k of them.
+    hi = int(inner.hi[inner.index["b"]])
+    k = -(-(hi - 100) // 90)
+    flood = np.array(["b"] * 1_000, dtype=object)
+    assert [pos for pos, _ in check.update(flood)] == [k * 100 - 1]
+    assert check.evaluate().drifted and check.evaluate().test == "categorical_long"
+    assert check.update(np.concatenate([normal, normal])) == []  # back to normal: no new alarm
+    assert not check.evaluate().drifted
+    assert [pos for pos, _ in check.update(flood)] == [k * 100 - 1]  # a new episode, a new alarm
 
 
 def test_reference_ranks_are_mid_ranks_in_unit_interval() -> None:

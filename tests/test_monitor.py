@@ -100,7 +100,9 @@ def test_config_errors_name_the_parameter(kwargs: dict, message: str) -> None:
 
 
 def test_alpha_splits_the_budget_over_tests_and_evaluations() -> None:
-    # 0.1 false alarms per 1M events, 12 window tests, one evaluation per 50-event pane:
-    # 0.1 / (20,000 evaluations × 12 tests) = 4.17e-7 per test.
-    assert MonitorConfig().alpha == pytest.approx(4.1667e-7, rel=1e-4)
-    assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(8.3333e-7, rel=1e-4)
+    # 0.1 false alarms per 1M events; 12 window tests at every 50-event pane (20,000 each) and
+    # 3 long-window tests every 200 events (5,000 each): 0.1 / 255,000 = 3.92e-7 per test.
+    assert MonitorConfig().alpha == pytest.approx(0.1 / 255_000, rel=1e-12)
+    assert MonitorConfig(long_window=0).alpha == pytest.approx(0.1 / 240_000, rel=1e-12)
+    # W = 400, P = 4: panes of 100 (10,000 × 12), the long window every 400 (2,500 × 3)
+    assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(0.1 / 127_500, rel=1e-12)

@@ -16,6 +16,7 @@ from detector.drift.checks import Check, Verdict
 from detector.drift.checks.adwin import AdwinCheck, ShareAdwinCheck
 from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.ks import KSCheck
+from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
 from detector.drift.reference import Reference
 from schemas.features import CATEGORICAL, FEATURES, NUMERIC, Columns
@@ -38,6 +39,8 @@ class MonitorConfig(BaseModel):
                                           "distance for a categorical or value-mix alarm")
     out_of_range_min_share: float = Field(0.01, gt=0, le=1, description="minimum share outside the "
                                           "reference range to alarm")
+    long_window: int = Field(2000, ge=0, description="long window in events for the categorical "
+                             "tests, evaluated every W events, no minimum effect (0: off)")
     adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN confidence delta")
     adwin_clock: int = Field(8, ge=1, description="ADWIN checks for a change every this many updates")
     adwin_group: int = Field(1, ge=1, description="events averaged per ADWIN update (CPU vs delay)")
@@ -46,6 +49,9 @@ class MonitorConfig(BaseModel):
     def _panes_divide_the_window(self) -> MonitorConfig:
         if self.window_size % self.panes:
             raise ValueError(f"window_size ({self.window_size}) must be a multiple of panes ({self.panes})")
+        if self.long_window and (self.long_window <= self.window_size or self.long_window % self.window_size):
+            raise ValueError(f"long_window ({self.long_window}) must be 0 or a multiple of window_size "
+                             f"({self.window_size}) larger than it")
         return self
 
     @property
@@ -57,10 +63,15 @@ class MonitorConfig(BaseModel):
         return 3 * len(NUMERIC) + len(CATEGORICAL)  # KS, out-of-range, value mix; one per categorical
 
     @property
+    def tests_per_million(self) -> float:
+        """Window tests run per 1M events: each at every pane, each long one every W events."""
+        long = len(CATEGORICAL) * 1e6 / self.window_size if self.long_window else 0.0
+        return self.window_tests * 1e6 / self.pane_size + long
+
+    @property
     def alpha(self) -> float:
-        """Per-test level: the budget split (Bonferroni) over tests and pane evaluations."""
-        evaluations_per_million = 1e6 / self.pane_size
-        return self.false_alarms_per_million / (evaluations_per_million * self.window_tests)
+        """Per-test level: the budget split (Bonferroni) over every test run."""
+        return self.false_alarms_per_million / self.tests_per_million
 
 
 @dataclass
@@ -130,6 +141,9 @@ class DriftMonitor:
               for f in NUMERIC),
             *(CategoricalCheck(f, categorical[f], c.window_size, c.alpha, c.categorical_min_effect)
               for f in CATEGORICAL),
+            *(LongWindowCheck(CategoricalCheck(f, categorical[f], c.long_window, c.alpha, 0.0,
+                                               unseen_cell=True), step=c.window_size)
+              for f in CATEGORICAL if c.long_window),
             *(AdwinCheck(f, numeric[f], c.adwin_delta, c.adwin_clock, c.adwin_group) for f in NUMERIC),
             *(ShareAdwinCheck(f, categorical[f], c.adwin_delta, c.adwin_clock, c.adwin_group)
               for f in CATEGORICAL),

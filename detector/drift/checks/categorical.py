@@ -14,12 +14,14 @@ class CategoricalCheck:
     """Flags a categorical feature whose window counts leave their null bounds.
 
     Each category (those expected fewer than ``min_expected`` times per window are pooled,
-    with categories unseen in the reference) gets bounds [lo, hi] on its window count: exact
-    binomial tails at level a, evaluated at the Clopper–Pearson limits (also at level a) of
-    its reference proportion. So the reference's own sampling noise is accounted for (a
-    two-sample test; a one-sample fit treating reference frequencies as exact flags identical
-    sources), and no chi-square approximation is trusted in a far tail where counts are
-    small. a = alpha / (4 × categories) bounds the false-alarm probability by alpha.
+    with categories unseen in the reference unless ``unseen_cell``: then those have a cell
+    of their own, whose reference count is Good–Turing's, the categories seen once) gets
+    bounds [lo, hi] on its window count: exact binomial tails at level a, evaluated at the
+    Clopper–Pearson limits (also at level a) of its reference proportion. So the
+    reference's own sampling noise is accounted for (a two-sample test; a one-sample fit
+    treating reference frequencies as exact flags identical sources), and no chi-square
+    approximation is trusted in a far tail where counts are small. a = alpha / (4 × cells)
+    bounds the false-alarm probability by alpha.
 
     The score is the largest count deviation as a fraction of the distance to its bound, so
     it alarms at 1. An alarm also needs a total-variation distance of at least ``min_effect``.
@@ -37,7 +39,7 @@ class CategoricalCheck:
     threshold = 1.0
 
     def __init__(self, feature: str, reference: Counter, window_size: int, alpha: float,
-                 min_effect: float, min_expected: float = 10.0) -> None:
+                 min_effect: float, min_expected: float = 10.0, unseen_cell: bool = False) -> None:
         total = sum(reference.values())
         if total == 0:
             raise ValueError(f"reference for {feature} is empty")
@@ -49,6 +51,9 @@ class CategoricalCheck:
         kept = sorted(c for c, n in reference.items() if n / total * window_size >= min_expected)
         self.index = {c: i for i, c in enumerate(kept)}
         counts = [reference[c] for c in kept] + [total - sum(reference[c] for c in kept)]
+        self.seen = set(reference) if unseen_cell else None
+        if unseen_cell:  # Good–Turing: a category the reference never saw comes with a chance of
+            counts.append(sum(n == 1 for n in reference.values()))  # about (seen once) / N
         self.ref_counts = np.array(counts, dtype=np.float64)
         self.ref_share = self.ref_counts / total
         a = alpha / (4 * len(counts))
@@ -63,9 +68,12 @@ class CategoricalCheck:
 
     def counts(self, values) -> np.ndarray:
         out = np.zeros(self.ref_counts.size)
-        other = self.ref_counts.size - 1
+        pooled = len(self.index)
         for value, n in Counter(values).items():
-            out[self.index.get(value, other)] += n
+            i = self.index.get(value)
+            if i is None:
+                i = pooled if self.seen is None or value in self.seen else pooled + 1
+            out[i] += n
         return out
 
     def evaluate(self, values) -> Verdict:

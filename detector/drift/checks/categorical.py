@@ -77,7 +77,10 @@ class CategoricalCheck:
         return out
 
     def evaluate(self, values) -> Verdict:
-        current = self.counts(values)
+        return self.evaluate_counts(self.counts(values))
+
+    def evaluate_counts(self, current: np.ndarray) -> Verdict:
+        """The verdict on a window given as its cell counts (``counts``)."""
         if current.sum() != self.window_size:
             raise ValueError(f"{self.feature}: window has {current.sum():.0f} values, "
                              f"the bounds were built for {self.window_size}")

@@ -106,3 +106,29 @@ def test_alpha_splits_the_budget_over_tests_and_evaluations() -> None:
     assert MonitorConfig(long_window=0).alpha == pytest.approx(0.1 / 240_000, rel=1e-12)
     # W = 400, P = 4: panes of 100 (10,000 × 12), the long window every 400 (2,500 × 3)
     assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(0.1 / 127_500, rel=1e-12)
+
+
+def test_long_window_tests_compare_a_partition_with_its_own_first_events() -> None:
+    """Against a profile whose UK share is 90 %, a partition that is 80 % UK from its start
+    is no drift for the long-window test (its own first N events are its reference), while
+    the same partition moving from 80 % to 65 % later is."""
+    from detector.drift.reference import Reference
+
+    config = MonitorConfig(reference_size=5_000, window_size=200, panes=4, long_window=2_000)
+    profile = Reference.from_columns(stream(np.random.default_rng(1), 20_000, uk=0.9), source="v1")
+    monitor = DriftMonitor(config, profile)
+    assert not [c for c in monitor.checks if c.test == "categorical_long"]  # until N of its own
+    own = stream(np.random.default_rng(2), 5_000, uk=0.8)
+    feed(monitor, own, 333)
+    longs = [c for c in monitor.checks if c.test == "categorical_long"]
+    assert [c.feature for c in longs] == ["country", "cancellation", "customer_missing"]
+    country = longs[0].inner
+    assert country.ref_counts[country.index["UK"]] == int(np.sum(own["country"] == "UK"))
+    same = feed(monitor, stream(np.random.default_rng(3), 20_000, uk=0.8), 333)
+    assert not [a for o in same for a in o.alarms if a.test == "categorical_long"]
+    moved = feed(monitor, stream(np.random.default_rng(4), 4_000, uk=0.65), 333)
+    first = [a for o in moved for a in o.alarms if a.test == "categorical_long"]
+    assert first and first[0].feature == "country"
+    monitor.set_reference(profile)  # a new model: the partition's own reference is kept
+    assert [c.inner.ref_counts.tolist() for c in monitor.checks if c.test == "categorical_long"][0] == \
+        country.ref_counts.tolist()

@@ -117,6 +117,12 @@ class DriftMonitor:
         self._drifted: dict[tuple[str, str], bool] = {}
         self.reference: Reference | None = None
         self.checks: list[Check] = []
+        # The long-window tests compare a partition with its own first N events: a model's
+        # profile is the whole training set, while a partition holds some customers only, so
+        # its country mix differs from the profile's by design (the short-window tests have
+        # minimum effects for that; the long ones have none).
+        self._own: dict[str, Counter] = {f: Counter() for f in CATEGORICAL}
+        self._own_size = 0
         if reference is not None:
             self.set_reference(reference)
 
@@ -132,6 +138,9 @@ class DriftMonitor:
         """Use a new reference (warm-up or a model's profile): checks rebuilt, window reset."""
         c = self.config
         self.reference = reference
+        if reference.source == "warm-up" and self._own_size < c.reference_size:  # its own events
+            self._own = {f: Counter(reference.categorical[f]) for f in CATEGORICAL}
+            self._own_size = c.reference_size
         numeric, categorical = reference.numeric, reference.categorical
         self.checks = [
             *(KSCheck(f, numeric[f], c.window_size, c.alpha, c.ks_min_effect) for f in NUMERIC),
@@ -141,9 +150,7 @@ class DriftMonitor:
               for f in NUMERIC),
             *(CategoricalCheck(f, categorical[f], c.window_size, c.alpha, c.categorical_min_effect)
               for f in CATEGORICAL),
-            *(LongWindowCheck(CategoricalCheck(f, categorical[f], c.long_window, c.alpha, 0.0,
-                                               unseen_cell=True), step=c.window_size)
-              for f in CATEGORICAL if c.long_window),
+            *self._long_checks(),
             *(AdwinCheck(f, numeric[f], c.adwin_delta, c.adwin_clock, c.adwin_group) for f in NUMERIC),
             *(ShareAdwinCheck(f, categorical[f], c.adwin_delta, c.adwin_clock, c.adwin_group)
               for f in CATEGORICAL),
@@ -152,6 +159,23 @@ class DriftMonitor:
         self._panes.clear()
         self._drifted.clear()
         self._warm, self._warm_size = [], 0
+
+    def _long_checks(self) -> list[Check]:
+        c = self.config
+        if not c.long_window or self._own_size < c.reference_size:
+            return []
+        return [LongWindowCheck(CategoricalCheck(f, self._own[f], c.long_window, c.alpha, 0.0,
+                                                 unseen_cell=True), step=c.window_size)
+                for f in CATEGORICAL]
+
+    def _collect_own(self, chunk: Columns) -> None:
+        """Count the partition's own first N events (when the reference is a model's profile);
+        once there are N, the long-window tests start, with the next event."""
+        for f in CATEGORICAL:
+            self._own[f].update(chunk[f].tolist())
+        self._own_size += _length(chunk)
+        if self._own_size == self.config.reference_size:
+            self.checks += self._long_checks()
 
     def thresholds(self) -> list[tuple[str, str, float]]:
         return [(ch.feature, ch.test, ch.threshold) for ch in self.checks if not ch.streaming]
@@ -170,8 +194,13 @@ class DriftMonitor:
                     self.set_reference(Reference.from_columns(_concat(self._warm)))
                 continue
             take = min(n - i, self.config.pane_size - self._pane_size)
+            collecting = self.config.long_window and self._own_size < self.config.reference_size
+            if collecting:
+                take = min(take, self.config.reference_size - self._own_size)
             chunk = _take(cols, i, i + take)
             out.extend(self._detections(chunk, i))
+            if collecting:
+                self._collect_own(chunk)
             self._pane.append(chunk)
             self._pane_size += take
             i += take

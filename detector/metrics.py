@@ -99,6 +99,9 @@ class Metrics:
         self.model_customers = Gauge("clv_model_customers", "Customers with state", registry=r)
         self.state_rejected = Counter("clv_state_rejected", "Saved states ignored because they were "
                                       "damaged, foreign or of another format", registry=r)
+        self.save_failures = Counter("clv_state_save_failures", "Saves that did not reach the state topic "
+                                     "(broker unreachable, snapshot too large): offsets stay uncommitted",
+                                     registry=r)
         self.segment_score = Gauge("clv_drift_segment_score", "The latest alarm's top segments per feature "
                                    "(country=..., stock_code=..., category=...): their part in its statistic",
                                    ["feature", "segment"], registry=r)

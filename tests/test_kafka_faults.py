@@ -135,6 +135,7 @@ def test_a_worker_that_cannot_save_a_revoked_state_stops_and_nothing_is_lost(
     committed = committed_total(kafka_bootstrap, group, kafka.transactions_topic)
     assert 0 < committed < rows  # what its last good snapshot covers, no more
     assert a.alive  # a failed checkpoint is not fatal: it only leaves offsets uncommitted
+    assert a.value("clv_state_save_failures_total") >= 1
 
     b = start_detector(env, tmp_path / "b")  # the rebalance revokes A's partition
     wait_for(lambda: not a.alive, 120, "worker A to stop after its failed save", interval=0.2)

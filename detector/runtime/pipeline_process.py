@@ -118,6 +118,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         started = time.perf_counter()
         sizes = store.save(states, pipeline.snapshots(states))
         if sizes is None:
+            metrics.save_failures.inc()
             return False
         pipeline.saved(states, sizes)
         metrics.save_seconds.observe(time.perf_counter() - started)

@@ -111,6 +111,9 @@ PANELS = [
          ("max(clv_replay_last_run_timestamp_seconds) * 1000", "ended")], "short"),
     ("Saved states rejected", "stat", "Snapshots ignored because they were damaged, foreign or of "
      "another format", [("sum(clv_state_rejected_total)", "rejected")], "short"),
+    ("State saves failed", "stat", "Saves that did not reach the state topic (offsets stay uncommitted; "
+     "a failed save on revocation stops the worker)",
+     [("sum(clv_state_save_failures_total)", "failed saves")], "short"),
 ]
 
 

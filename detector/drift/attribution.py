@@ -14,6 +14,7 @@ Segments are ranked by the part they take in the direction of the gap; the top f
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 
@@ -49,31 +50,60 @@ def attribute(verdict: Verdict, reference: Reference, window: Columns, top: int 
             parts = _outside(values, window[kind], ref[0], ref[-1])
         elif verdict.test == "values":
             parts = _value_parts(reference.numeric[feature], reference.segments[feature][kind],
-                                 values, window[kind])
+                                 values, window[kind], top)
         else:
             ref_segments = reference.segments[feature][kind]
-            parts = _ks_parts(reference.numeric[feature], ref_segments, values, window[kind])
-        counts = Counter(window[kind].tolist())
-        found += [Segment(kind, str(name), part, counts.get(name, 0)) for name, part in parts[:top]]
+            parts = _ks_parts(reference.numeric[feature], ref_segments, values, window[kind], top)
+        counts = Counter(map(str, window[kind].tolist()))
+        found += [Segment(kind, str(name), part, counts.get(str(name), 0)) for name, part in parts[:top]]
     return found
 
 
+_ENCODED: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+
+
+def _encoded(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A reference's segment column as (names, integer codes), computed once per array: counting
+    a slice of 20,000 strings per alarm was half of the pipeline's time on a drifting stream."""
+    hit = _ENCODED.get(id(segments))
+    if hit is not None and hit[0]() is segments:
+        return hit[1], hit[2]
+    for key in [k for k, (ref, _, _) in _ENCODED.items() if ref() is None]:
+        del _ENCODED[key]
+    names, codes = np.unique(segments.astype(str), return_inverse=True)
+    _ENCODED[id(segments)] = (weakref.ref(segments), names, codes)
+    return names, codes
+
+
+def _parts(window_segments: np.ndarray, window_size: int, ref_segments: np.ndarray, start: int,
+           stop: int, ref_size: int, direction: float, top: int) -> list[tuple[str, float]]:
+    """Per segment: its share of the window's selected values minus its share of the reference's
+    values [start, stop); the ``top`` in the direction of the gap, most first."""
+    names, codes = _encoded(ref_segments)
+    part = -np.bincount(codes[start:stop], minlength=names.size) / ref_size
+    window = window_segments.astype(str)
+    at = np.minimum(np.searchsorted(names, window), max(names.size - 1, 0))
+    known = (names[at] == window) if names.size else np.zeros(window.size, bool)
+    np.add.at(part, at[known], 1.0 / window_size)
+    new = Counter(window[~known].tolist())  # segments the reference does not have
+    labels = np.concatenate([names, np.array(list(new), dtype=names.dtype if new else object)])
+    values = np.concatenate([part, np.array(list(new.values()), dtype=float) / window_size])
+    nonzero = np.flatnonzero(values)
+    order = nonzero[np.argsort(-direction * values[nonzero], kind="stable")][:top]
+    return [(str(labels[i]), float(values[i])) for i in order]
+
+
 def _ks_parts(ref_sorted: np.ndarray, ref_segments: np.ndarray, values: np.ndarray,
-              segments: np.ndarray) -> list[tuple[object, float]]:
+              segments: np.ndarray, top: int) -> list[tuple[object, float]]:
     gap, x, inclusive = ks_gap(ref_sorted, values)
     below = values <= x if inclusive else values < x
     cut = np.searchsorted(ref_sorted, x, side="right" if inclusive else "left")
-    parts = Counter()
-    for name, n in Counter(segments[below].tolist()).items():
-        parts[name] += n / values.size
-    for name, n in Counter(ref_segments[:cut].tolist()).items():
-        parts[name] -= n / ref_sorted.size
-    direction = 1.0 if gap >= 0 else -1.0
-    return sorted(parts.items(), key=lambda item: -direction * item[1])
+    return _parts(segments[below], values.size, ref_segments, 0, cut, ref_sorted.size,
+                  1.0 if gap >= 0 else -1.0, top)
 
 
 def _value_parts(ref_sorted: np.ndarray, ref_segments: np.ndarray, values: np.ndarray,
-                 segments: np.ndarray) -> list[tuple[object, float]]:
+                 segments: np.ndarray, top: int) -> list[tuple[object, float]]:
     distinct, now = np.unique(values, return_counts=True)
     before = (np.searchsorted(ref_sorted, distinct, "right") - np.searchsorted(ref_sorted, distinct, "left"))
     change = now / values.size - before / ref_sorted.size
@@ -81,15 +111,11 @@ def _value_parts(ref_sorted: np.ndarray, ref_segments: np.ndarray, values: np.nd
     absent = ~np.isin(gone, distinct)
     candidates = np.concatenate([distinct, gone[absent]])
     changes = np.concatenate([change, -ref_counts[absent] / ref_sorted.size])
-    x = candidates[int(np.argmax(np.abs(changes)))]
+    biggest = int(np.argmax(np.abs(changes)))
+    x = candidates[biggest]
     lo, hi = np.searchsorted(ref_sorted, x, "left"), np.searchsorted(ref_sorted, x, "right")
-    parts = Counter()
-    for name, n in Counter(segments[values == x].tolist()).items():
-        parts[name] += n / values.size
-    for name, n in Counter(ref_segments[lo:hi].tolist()).items():
-        parts[name] -= n / ref_sorted.size
-    direction = 1.0 if changes[int(np.argmax(np.abs(changes)))] >= 0 else -1.0
-    return sorted(parts.items(), key=lambda item: -direction * item[1])
+    return _parts(segments[values == x], values.size, ref_segments, lo, hi, ref_sorted.size,
+                  1.0 if changes[biggest] >= 0 else -1.0, top)
 
 
 def _outside(values: np.ndarray, segments: np.ndarray, low: float, high: float

@@ -1,0 +1,65 @@
+"""Where the pipeline process spends its time: cProfile of Pipeline.process, no Kafka.
+
+The tests' model (rows before 2011-06-01, H = 14 days) is trained into a temporary folder,
+then the first --rows rows in time order (keyed into --partitions partitions as the
+producer does) go through one Pipeline with that model, in batches of 500. Prints the
+seconds, the drift events and the functions by cumulative time.
+
+    python bench/pipeline_profile.py --rows 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fleet import DATA, ROOT, train
+
+sys.path.insert(0, str(ROOT))
+
+from prometheus_client import CollectorRegistry  # noqa: E402
+
+from detector.drift.monitor import MonitorConfig  # noqa: E402
+from detector.metrics import Metrics  # noqa: E402
+from detector.model.loader import load_latest  # noqa: E402
+from detector.pipeline.messages import Message  # noqa: E402
+from detector.pipeline.pipeline import Pipeline  # noqa: E402
+from producer import data  # noqa: E402
+from producer.replay import encode_rows, partitions_of  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--top", type=int, default=25, help="functions shown")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)  # one log line per alarm is not what is measured
+    work = Path(tempfile.mkdtemp(prefix="driftstream-profile-"))
+    train({**os.environ, "PYTHONPATH": str(ROOT)}, args.data, work / "models", "--publish", "false")
+    frame = data.arrange(data.load_online_retail(args.data), "time", 0, limit=args.rows)
+    parts = partitions_of(frame, args.partitions)
+    messages = [Message(k, v, [], "tx", int(p), i)
+                for i, ((k, v), p) in enumerate(zip(encode_rows(frame), parts, strict=True))]
+    pipeline = Pipeline(MonitorConfig(), Metrics(CollectorRegistry()), work / "reports",
+                        model=load_latest(work / "models"))
+    profile, events = cProfile.Profile(), 0
+    started = time.perf_counter()
+    profile.enable()
+    for i in range(0, len(messages), 500):
+        events += len(pipeline.process(messages[i:i + 500]).drift_events)
+    profile.disable()
+    print(f"{len(messages):,} events in {time.perf_counter() - started:.1f} s, {events:,} drift events")
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

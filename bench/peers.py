@@ -79,8 +79,8 @@ def build(path: Path, out: Path, seed: int) -> list[Stream]:
 class Driftstream:
     """driftstream's DriftMonitor at its defaults, one partition; stats: 1 for an evaluation that alarmed."""
 
-    def __init__(self, stream: Stream) -> None:
-        self.monitor = DriftMonitor(MonitorConfig())  # its reference: the first 20,000 events
+    def __init__(self, stream: Stream, config: MonitorConfig | None = None) -> None:
+        self.monitor = DriftMonitor(config or MonitorConfig())  # its reference: the first 20,000 events
         self.monitor.update({k: v[:REFERENCE] for k, v in stream.cols.items()})
 
     def feed(self, cols, start, stop):
@@ -96,9 +96,8 @@ class DriftstreamRatios(Driftstream):
     gave it."""
 
     def __init__(self, stream: Stream) -> None:
-        self.monitor = DriftMonitor(MonitorConfig(ks_min_effect=0, categorical_min_effect=0,
-                                                  out_of_range_min_share=1e-9))
-        self.monitor.update({k: v[:REFERENCE] for k, v in stream.cols.items()})
+        super().__init__(stream, MonitorConfig(ks_min_effect=0, categorical_min_effect=0,
+                                               out_of_range_min_share=1e-9))
 
     def feed(self, cols, start, stop):
         outcomes = self.monitor.update({k: v[start:stop] for k, v in cols.items()})

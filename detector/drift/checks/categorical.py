@@ -133,11 +133,3 @@ class ValueMixCheck(CategoricalCheck):
     def counts(self, values) -> np.ndarray:
         return np.bincount(self.buckets(np.asarray(values, dtype=np.float64)),
                            minlength=self.ref_counts.size).astype(np.float64)
-
-    def worst(self, values: np.ndarray) -> tuple[np.ndarray, float]:
-        """Which window values fall in the bucket furthest beyond its bound, and the sign of
-        that bucket's deviation (+1: more of them than expected)."""
-        buckets = self.buckets(values)
-        current = np.bincount(buckets, minlength=self.ref_counts.size).astype(np.float64)
-        i = int(np.argmax(self._scores(current)))
-        return buckets == i, 1.0 if current[i] >= self.expected[i] else -1.0

@@ -21,7 +21,7 @@ from schemas.features import CATEGORICAL, NUMERIC
 from schemas.transaction import DLQ_REASONS
 
 TESTS_BY_FEATURE = {
-    **{f: ("ks", "out_of_range", "values", "adwin") for f in NUMERIC},
+    **{f: ("ks", "out_of_range", "values", "tail", "adwin") for f in NUMERIC},
     **{f: ("categorical", "categorical_long", "adwin") for f in CATEGORICAL},
 }
 MODEL_CHECKS = (("prediction", "ks"), ("error", "out_of_range"), ("error", "adwin"))
@@ -35,7 +35,7 @@ class Metrics:
         r = registry
         self.drift_score = Gauge("clv_drift_score", "Latest drift statistic per feature and test "
                                  "(KS D, categorical or value-mix bound score, out-of-range share, "
-                                 "ADWIN |mean rank - 0.5|)",
+                                 "tail: most extreme value / critical value, ADWIN |mean rank - 0.5|)",
                                  ["feature", "test"], registry=r)
         self.drift_threshold = Gauge("clv_drift_threshold", "Alarm threshold for clv_drift_score "
                                      "(for adwin: its delta)", ["feature", "test"], registry=r)

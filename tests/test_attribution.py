@@ -47,8 +47,10 @@ def test_out_of_range_values_are_traced_to_their_segment() -> None:
     values = rng.normal(size=200)
     values[:12] = 99.0  # out of range, all from Norway
     window = columns(values, ["Norway"] * 12 + ["UK"] * 188)
-    first = attribute(Verdict("quantity", "out_of_range", 0.06, 0.02, True), reference, window)[0]
-    assert (first.kind, first.name, first.contribution, first.count) == ("country", "Norway", 0.06, 12)
+    for verdict in (Verdict("quantity", "out_of_range", 0.06, 0.02, True),
+                    Verdict("quantity", "tail", 9.0, 1.0, True)):
+        first = attribute(verdict, reference, window)[0]
+        assert (first.kind, first.name, first.contribution, first.count) == ("country", "Norway", 0.06, 12)
 
 
 def test_a_price_point_that_moved_is_traced_to_the_country_that_moved_it() -> None:

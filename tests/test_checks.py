@@ -8,13 +8,14 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import beta, binom, chisquare, ks_2samp
+from scipy.stats import beta, binom, chisquare, gamma, ks_2samp
 
 from detector.drift.checks.adwin import AdwinCheck, reference_ranks
 from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.ks import KSCheck, ks_critical_value, ks_distance
 from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
+from detector.drift.checks.tail import TailCheck, critical_value
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -156,6 +157,72 @@ def test_the_long_window_alarms_at_the_step_that_crosses_once_per_episode() -> N
     assert check.update(np.concatenate([normal, normal])) == []  # back to normal: no new alarm
     assert not check.evaluate().drifted
     assert [pos for pos, _ in check.update(flood)] == [k * 100 - 1]  # a new episode, a new alarm
+
+
+def test_the_tail_critical_value_is_hills_pareto_tail_at_its_upper_limit() -> None:
+    # 1,000 values: the top 1 % (10) above u = 100, with log(x/u) of 0.1, 0.2, ..., 1.0.
+    top = 100 * np.exp(np.arange(1, 11) / 10)
+    reference = np.concatenate([np.linspace(1, 100, 990), top])
+    hill = 0.55  # mean of 0.1 ... 1.0
+    upper = hill * 10 / gamma.ppf(1e-3, 10)
+    t = 1e-9  # (10/1000)(c/100)^(-1/upper) = t
+    assert critical_value(reference, t) == pytest.approx(100 * (0.01 / t) ** upper, rel=1e-12)
+    tied = np.concatenate([np.linspace(1, 90, 990), np.full(10, 100.0)])
+    tied_upper = np.log(100 / 90) * 10 / gamma.ppf(1e-3, 10)  # u: the largest value below the ties
+    assert critical_value(tied, t) == pytest.approx(90 * (0.01 / t) ** tied_upper, rel=1e-12)
+    assert critical_value(-reference, t) == np.inf  # no positive tail on that side
+    check = TailCheck("x", reference, window=200, pane=50, alpha=2 * 50 * t)
+    assert (check.high, check.low) == (critical_value(reference, t), -np.inf)
+
+
+@pytest.mark.parametrize("shape", [0.5, 1.0])
+def test_the_tail_errs_towards_fewer_alarms_on_exact_pareto_tails(shape: float) -> None:
+    """For 200 references of 20,000 Pareto values with tail index 1/shape, the true tail
+    probability beyond the critical value is at most the target in all but a few."""
+    rng = np.random.default_rng(8)
+    t = 3e-9
+    true = [critical_value(rng.pareto(1 / shape, 20_000) + 1, t) ** (-1 / shape) for _ in range(200)]
+    assert np.mean(np.array(true) > t) <= 0.02
+    assert np.median(true) > t / 100  # and not absurdly far out
+
+
+def test_the_tail_is_quiet_on_the_real_year_and_sees_outliers_in_line_totals(data_path) -> None:
+    from producer import data, scenarios
+    from schemas.features import NUMERIC, from_frame
+
+    frame = data.load_online_retail(data_path)
+    year = from_frame(frame)
+    rng = np.random.default_rng(6)
+    checks = {}
+    for _ in range(5):  # five random references, each checked against every value of the year
+        rows = rng.permutation(len(frame))[:20_000]
+        for f in NUMERIC:
+            check = TailCheck(f, year[f][rows], window=200, pane=50, alpha=3.2e-7)
+            assert check.update(year[f]) == [] and not check.outside(year[f]).any()
+            checks[f] = check
+    scenario = scenarios.Scenario("outliers", onset=0, size=0.1)
+    drifted, _ = scenarios.apply(frame.iloc[:20_000], scenario, seed=3)
+    outliers = from_frame(drifted)
+    big = (outliers["quantity"] == 99_999) & (outliers["unit_price"] > 1_000)
+    assert big.sum() > 500 and checks["line_total"].outside(outliers["line_total"][big]).all()
+
+
+def test_the_tail_alarms_at_the_first_extreme_value_once_per_episode() -> None:
+    rng = np.random.default_rng(2)
+    reference = rng.normal(size=20_000)
+    check = TailCheck("x", reference, window=100, pane=50, alpha=1e-6)
+    stream = rng.normal(size=1_000)
+    stream[[300, 350, 449, 550, 900]] = 1e9  # 350, 449, 600 within 100 events of the one before
+    stream[600] = -1e9
+    expected = [300, 550, 900]
+    assert check.low < 0 < check.high and check.outside(stream[[600]]).all()
+    assert [pos for pos, _ in check.update(stream)] == expected
+    split = TailCheck("x", reference, window=100, pane=50, alpha=1e-6)
+    found = [start + pos for start in range(0, 1_000, 37)
+             for pos, _ in split.update(stream[start:start + 37])]
+    assert found == expected  # the same wherever the batches break
+    verdict = check.evaluate(stream[500:600])
+    assert verdict.drifted and verdict.statistic == 1e9 / check.high
 
 
 def test_reference_ranks_are_mid_ranks_in_unit_interval() -> None:

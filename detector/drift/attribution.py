@@ -5,7 +5,8 @@ The window's statistic is decomposed over segments, so the parts add up to the w
 - KS (and ADWIN, whose change is a shift of the same distribution): at the value where the
   KS distance is reached, F_cur − F_ref = Σ_s [n_s,cur(≤x)/W − n_s,ref(≤x)/N]: each segment's
   part of the gap, whether its values moved or its share did;
-- out of range: each segment's share of the window's values outside the reference range;
+- out of range (and tail: a value far past the range): each segment's share of the window's
+  values outside the reference range;
 - value mix: at the value whose share moved most, each segment's part of that move;
 - categorical: each category's change of share, window against reference.
 
@@ -45,7 +46,7 @@ def attribute(verdict: Verdict, reference: Reference, window: Columns, top: int 
     for kind in SEGMENTS:
         if kind not in window or kind not in reference.segments.get(feature, {}):
             continue
-        if verdict.test == "out_of_range":
+        if verdict.test in ("out_of_range", "tail"):
             ref = reference.numeric[feature]
             parts = _outside(values, window[kind], ref[0], ref[-1])
         elif verdict.test == "values":

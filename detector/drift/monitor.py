@@ -18,6 +18,7 @@ from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.ks import KSCheck
 from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
+from detector.drift.checks.tail import TailCheck
 from detector.drift.reference import Reference
 from schemas.features import CATEGORICAL, FEATURES, NUMERIC, Columns
 
@@ -60,7 +61,8 @@ class MonitorConfig(BaseModel):
 
     @property
     def window_tests(self) -> int:
-        return 3 * len(NUMERIC) + len(CATEGORICAL)  # KS, out-of-range, value mix; one per categorical
+        # KS, out-of-range, value mix and tail (a pane's most extreme value); one per categorical
+        return 4 * len(NUMERIC) + len(CATEGORICAL)
 
     @property
     def tests_per_million(self) -> float:
@@ -148,6 +150,7 @@ class DriftMonitor:
               for f in NUMERIC),
             *(ValueMixCheck(f, numeric[f], c.window_size, c.alpha, c.categorical_min_effect)
               for f in NUMERIC),
+            *(TailCheck(f, numeric[f], c.window_size, c.pane_size, c.alpha) for f in NUMERIC),
             *(CategoricalCheck(f, categorical[f], c.window_size, c.alpha, c.categorical_min_effect)
               for f in CATEGORICAL),
             *self._long_checks(),

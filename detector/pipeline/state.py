@@ -27,7 +27,7 @@ class SnapshotError(ValueError):
 
 @dataclass
 class PartitionState:
-    FORMAT: ClassVar[int] = 4  # bump when the layout changes: older snapshots are ignored
+    FORMAT: ClassVar[int] = 5  # bump when the layout changes: older snapshots are ignored
 
     topic: str
     partition: int

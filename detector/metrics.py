@@ -34,8 +34,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
         self.drift_score = Gauge("clv_drift_score", "Latest drift statistic per feature and test "
-                                 "(KS D, categorical or value-mix bound score, out-of-range share, "
-                                 "tail: most extreme value / critical value, ADWIN |mean rank - 0.5|)",
+                                 "(KS D, categorical or value-mix deviance over its bound's, "
+                                 "out-of-range share, tail: most extreme value / critical value, "
+                                 "ADWIN |mean rank - 0.5|)",
                                  ["feature", "test"], registry=r)
         self.drift_threshold = Gauge("clv_drift_threshold", "Alarm threshold for clv_drift_score "
                                      "(for adwin: its delta)", ["feature", "test"], registry=r)

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import beta, binom, chisquare, gamma, ks_2samp
+from scipy.stats import binom, chisquare, gamma, hypergeom, ks_2samp
 
 from detector.drift.checks.adwin import AdwinCheck, reference_ranks
 from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
@@ -79,18 +79,50 @@ def test_categorical_flags_at_most_one_of_twenty_random_splits(data_path) -> Non
     assert one_sample >= 15  # the one-sample test flags identical sources in most splits (19 here)
 
 
-def test_categorical_bounds_are_exact_binomial_tails() -> None:
+def test_categorical_bounds_are_fishers_exact_tails() -> None:
     ref = Counter({"UK": 18_280, "other": 1_720})
     check = CategoricalCheck("country", ref, 200, alpha=5e-7, min_effect=0.0)
-    a = 5e-7 / (4 * 3)  # three cells: UK, other, pooled-unseen
+    a = 5e-7 / (2 * 3)  # three cells (UK, other, pooled-unseen), two sides each
+    n, w = 20_000, 200
+    for cell, r in ((check.index["UK"], 18_280), (check.index["other"], 1_720)):
+        hi, lo = int(check.hi[cell]), int(check.lo[cell])
+        assert hypergeom.sf(hi - 1, n + w, r + hi, w) <= a < hypergeom.sf(hi - 2, n + w, r + hi - 1, w)
+        assert hypergeom.cdf(lo, n + w, r + lo, w) <= a < hypergeom.cdf(lo + 1, n + w, r + lo + 1, w)
     hi_other = int(check.hi[check.index["other"]])
-    assert binom.sf(hi_other - 1, 200, 1_720 / 20_000) < a  # at least as strict as exact p
     window = ["UK"] * (200 - hi_other) + ["other"] * hi_other
-    assert check.evaluate(window).drifted
+    assert check.evaluate(window).drifted and check.evaluate(window).statistic >= 1.0
     window = ["UK"] * (201 - hi_other) + ["other"] * (hi_other - 1)
-    assert not check.evaluate(window).drifted
+    assert not check.evaluate(window).drifted and check.evaluate(window).statistic < 1.0
     with pytest.raises(ValueError, match="built for 200"):
         check.evaluate(["UK"] * 10)
+
+
+def test_the_categorical_score_is_one_at_the_bounds_and_ranks_counts_by_their_p_value() -> None:
+    """A 1.7 % share (cancellations) in a window of 2,000: 17 (half the expected 34) is less
+    improbable than 61, though further from the expected count relative to its (short) lower
+    bound; the score says so, on either side, and crosses 1 exactly at the bounds."""
+    check = CategoricalCheck("cancellation", Counter({True: 344, False: 19_656}), 2_000, alpha=3e-7,
+                             min_effect=0.0)
+    n, w, r, cell = 20_000, 2_000, 344, check.index[True]
+    assert hypergeom.cdf(17, n + w, r + 17, w) > hypergeom.sf(60, n + w, r + 61, w)
+    counts = {x: np.array([w - x, x, 0], dtype=float) for x in range(w + 1)}  # False, True, pooled
+    score = {x: check.evaluate_counts(c).statistic for x, c in counts.items()}
+    assert score[61] > score[17]
+    for x, c in counts.items():  # the deviance ratio itself crosses 1 at the bounds: no clamping needed
+        beyond = x >= check.hi[cell] or x <= check.lo[cell]
+        assert (np.max(check._scores(c)) >= 1.0) == beyond == (score[x] >= 1.0)
+
+
+def test_a_side_no_count_can_reach_scores_its_extreme_count_by_its_p_value() -> None:
+    """A price point expected 14.3 times in 200 is not significantly rare even when absent
+    (p = 4e-7 > a): 0 scores ln p / ln a, below 1, not the deviance's near-1."""
+    check = CategoricalCheck("unit_price", Counter({1.65: 1_430, 2.08: 18_570}), 200, alpha=3e-7,
+                             min_effect=0.0)
+    cell, a = check.index[1.65], 3e-7 / (2 * 3)
+    assert check.lo[cell] == -1
+    p_zero = hypergeom.cdf(0, 20_200, 1_430, 200)
+    verdict = check.evaluate([2.08] * 200)
+    assert not verdict.drifted and verdict.statistic == pytest.approx(np.log(p_zero) / np.log(a), rel=1e-9)
 
 
 def test_value_mix_counts_exact_values_and_pools_the_rest() -> None:
@@ -130,10 +162,9 @@ def test_unseen_categories_get_a_cell_with_the_good_turing_count() -> None:
     # cells: DE, FR, UK (expected >= 10 per window), pooled seen ones, unseen (3 seen once)
     assert check.ref_counts.tolist() == [1_500, 497, 17_100, 903, 3]
     assert check.counts(["UK", "Malta", "rare-4", "Atlantis", "Atlantis"]).tolist() == [0, 0, 1, 2, 2]
-    a = 5e-7 / (4 * 5)
-    hi = int(check.hi[-1])  # the smallest unseen count beyond chance at the upper Clopper–Pearson p
-    p_high = float(beta.isf(a, 4, 20_000 - 3))
-    assert binom.sf(hi - 1, 2_000, p_high) <= a < binom.sf(hi - 2, 2_000, p_high)
+    a = 5e-7 / (2 * 5)
+    hi = int(check.hi[-1])  # the smallest unseen count whose Fisher p, against 3 seen once, is <= a
+    assert hypergeom.sf(hi - 1, 22_000, 3 + hi, 2_000) <= a < hypergeom.sf(hi - 2, 22_000, 2 + hi, 2_000)
     window = ["UK"] * 1_710 + ["DE"] * 150 + ["FR"] * (50 - hi) + ["rare-1"] * 90 + ["Atlantis"] * hi
     assert check.evaluate(window).drifted
     assert not check.evaluate(window[:-1] + ["FR"]).drifted

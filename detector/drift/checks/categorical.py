@@ -1,13 +1,16 @@
-"""Two-sample test for a categorical feature: exact binomial bounds per category."""
+"""Two-sample test for a categorical feature: Fisher's exact test per category."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import numpy as np
-from scipy.stats import beta, binom
+from scipy.special import xlogy
+from scipy.stats import chi2, hypergeom
 
 from detector.drift.checks import Verdict
+
+BELOW_ONE = float(np.nextafter(1.0, 0.0))
 
 
 class CategoricalCheck:
@@ -16,15 +19,17 @@ class CategoricalCheck:
     Each category (those expected fewer than ``min_expected`` times per window are pooled,
     with categories unseen in the reference unless ``unseen_cell``: then those have a cell
     of their own, whose reference count is Good–Turing's, the categories seen once) gets
-    bounds [lo, hi] on its window count: exact binomial tails at level a, evaluated at the
-    Clopper–Pearson limits (also at level a) of its reference proportion. So the
-    reference's own sampling noise is accounted for (a two-sample test; a one-sample fit
-    treating reference frequencies as exact flags identical sources), and no chi-square
-    approximation is trusted in a far tail where counts are small. a = alpha / (4 × cells)
-    bounds the false-alarm probability by alpha.
+    bounds [lo, hi] on its window count: the counts at which Fisher's exact test of that
+    category against the rest (window vs reference: a two-sample test, conditional on the
+    category's total, so the reference's own sampling noise is accounted for and no
+    chi-square approximation is trusted in a far tail) reaches level a on either side.
+    a = alpha / (2 × cells) bounds the false-alarm probability by alpha.
 
-    The score is the largest count deviation as a fraction of the distance to its bound, so
-    it alarms at 1. An alarm also needs a total-variation distance of at least ``min_effect``.
+    The score puts every category and both sides on one scale: the count's likelihood-ratio
+    deviance (G², ≈ −2 log of its p-value) over the deviance at the bound on its side, so it
+    is 1 exactly at a bound, and a count far into a short lower tail does not outscore one as
+    improbable in a long upper tail. An alarm also needs a total-variation distance of at
+    least ``min_effect``.
 
     >>> ref = Counter({"UK": 9100, "DE": 500, "FR": 400})
     >>> check = CategoricalCheck("country", ref, 200, alpha=1e-6, min_effect=0.05)
@@ -55,16 +60,31 @@ class CategoricalCheck:
         if unseen_cell:  # Good–Turing: a category the reference never saw comes with a chance of
             counts.append(sum(n == 1 for n in reference.values()))  # about (seen once) / N
         self.ref_counts = np.array(counts, dtype=np.float64)
+        self.ref_total = total
         self.ref_share = self.ref_counts / total
-        a = alpha / (4 * len(counts))
-        r, n, w = self.ref_counts, total, window_size
-        p_low = np.where(r > 0, beta.ppf(a, np.maximum(r, 1), n - r + 1), 0.0)
-        p_high = np.where(r < n, beta.isf(a, r + 1, np.maximum(n - r, 1)), 1.0)
-        # hi: smallest k with P(X >= k) <= a; lo: largest k with P(X <= k) <= a (-1: none).
-        self.hi = binom.isf(a, w, p_high) + 1
-        low = binom.ppf(a, w, p_low)
-        self.lo = np.where(binom.cdf(low, w, p_low) <= a, low, low - 1)
-        self.expected = w * self.ref_share
+        self.expected = window_size * self.ref_share
+        a = alpha / (2 * len(counts))
+        self.hi, self.lo = fisher_bounds(self.ref_counts, total, window_size, a)
+        w, r, m = window_size, self.ref_counts, total + window_size
+        self._rest = m - r  # less x: the values of the other cells, window and reference
+        self._fixed = (xlogy(r, r) + xlogy(total - r, total - r) - xlogy(w, w) - xlogy(total, total)
+                       + xlogy(m, m))
+        # A side no count can reach (hi > w, lo < 0: a cell expected 14 times in 200 is not
+        # significantly low even at 0) is anchored at its most extreme count, scaled so that
+        # count scores ln p / ln a (< 1): its deviance alone overstates small counts' evidence.
+        top, bottom = np.minimum(self.hi, w), np.maximum(self.lo, 0)
+        r, n = self.ref_counts, total
+        self._at_hi = self._anchor(top, self.hi > w, hypergeom.sf(w - 1, n + w, r + w, w), a)
+        self._at_lo = self._anchor(bottom, self.lo < 0, hypergeom.cdf(0, n + w, r, w), a)
+
+    def _anchor(self, bound: np.ndarray, unreached: np.ndarray, p_extreme: np.ndarray,
+                a: float) -> np.ndarray:
+        """The deviance a cell's score is divided by on one side: the deviance at its bound."""
+        at = self._deviance(bound)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = at * np.log(a) / np.log(p_extreme)
+        fallback = chi2.isf(2 * a, 1)  # the extreme count is no evidence at all (p = 1)
+        return np.where(unreached, np.where((at > 0) & (p_extreme < 1), scaled, fallback), at)
 
     def counts(self, values) -> np.ndarray:
         out = np.zeros(self.ref_counts.size)
@@ -84,19 +104,56 @@ class CategoricalCheck:
         if current.sum() != self.window_size:
             raise ValueError(f"{self.feature}: window has {current.sum():.0f} values, "
                              f"the bounds were built for {self.window_size}")
+        # The decision is the exact bounds'; the score agrees with it to the last bit.
         score = float(np.max(self._scores(current)))
+        beyond = bool((current >= self.hi).any() or (current <= self.lo).any())
+        score = max(score, 1.0) if beyond else min(score, BELOW_ONE)
         tv = 0.5 * float(np.abs(current / self.window_size - self.ref_share).sum())
         drifted = score >= 1.0 and tv >= self.min_effect
         return Verdict(self.feature, self.test, score, self.threshold, drifted)
 
     def _scores(self, current: np.ndarray) -> np.ndarray:
-        """Per bucket, its count's deviation as a fraction of the distance to its bound."""
-        above = (current - self.expected) / (self.hi - self.expected)
-        below = (self.expected - current) / (self.expected - self.lo)
-        return np.maximum(above, below)
+        """Per cell, its count's deviance over the deviance at the bound on its side."""
+        bound = np.where(current >= self.expected, self._at_hi, self._at_lo)
+        return self._deviance(current) / bound
+
+    def _deviance(self, x: np.ndarray) -> np.ndarray:
+        """G² of each cell's 2×2 table (the cell or not; window of w vs reference of n):
+        2 (Σ cells O ln O − Σ margins m ln m + T ln T), the reference's terms precomputed."""
+        r, w = self.ref_counts, self.window_size
+        return 2 * np.maximum(xlogy(x, x) + xlogy(w - x, w - x) - xlogy(r + x, r + x)
+                              - xlogy(self._rest - x, self._rest - x) + self._fixed, 0.0)
 
     def update(self, values: np.ndarray) -> list[tuple[int, Verdict]]:
         return []
+
+
+def fisher_bounds(ref_counts: np.ndarray, n: int, w: int, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell with ``ref_counts`` of ``n`` reference values: hi, the smallest window count (of
+    ``w``) whose one-sided Fisher p-value, P(X ≥ x) for X hypergeometric given the cell's total
+    r + x, is at most ``a`` (w + 1: none); lo, the largest with P(X ≤ x) ≤ a (−1: none). Both
+    p-values are monotone in x, so each bound is a bisection (scipy's hypergeometric tails cost
+    ~50 µs each: a whole table per cell would take seconds)."""
+    r = np.asarray(ref_counts, dtype=np.float64)
+
+    def up(x: np.ndarray) -> np.ndarray:
+        return hypergeom.sf(x - 1, n + w, r + x, w)
+
+    def down(x: np.ndarray) -> np.ndarray:
+        return hypergeom.cdf(x, n + w, r + x, w)
+
+    left, right = np.zeros(r.size, np.int64), np.full(r.size, w + 1)  # smallest x with up(x) <= a
+    while np.any(left < right):
+        mid = (left + right) // 2
+        ok = (up(np.minimum(mid, w)) <= a) | (mid > w)
+        right, left = np.where(ok, mid, right), np.where(ok, left, mid + 1)
+    hi = right
+    left, right = np.full(r.size, -1), np.full(r.size, w)  # largest x with down(x) <= a
+    while np.any(left < right):
+        mid = (left + right + 1) // 2
+        ok = down(mid) <= a
+        left, right = np.where(ok, mid, left), np.where(ok, right, mid - 1)
+    return hi.astype(np.float64), left.astype(np.float64)
 
 
 class ValueMixCheck(CategoricalCheck):

@@ -62,6 +62,9 @@ def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, st
     before_onset = [a for a in found if a["trigger"]["seq"] < a["trigger"]["onset"]]
     assert before_onset == []
     first = min(found, key=lambda a: a["trigger"]["events_since_onset"])
+    result = first["results"][0]
+    print(f"{scenario}: first alarm {first['trigger']['events_since_onset']} events after onset "
+          f"({result['feature']}, {result['test']})")  # bench/RESULTS.md quotes these (pytest -s)
     assert first["trigger"]["events_since_onset"] <= bound
     if scenario == "one-country":  # only German rows after the onset: the alarm says so
         assert first["segments"][0]["name"] == "Germany"

@@ -73,13 +73,13 @@ class CategoricalCheck:
         # significantly low even at 0) is anchored at its most extreme count, scaled so that
         # count scores ln p / ln a (< 1): its deviance alone overstates small counts' evidence.
         top, bottom = np.minimum(self.hi, w), np.maximum(self.lo, 0)
-        r, n = self.ref_counts, total
-        self._at_hi = self._anchor(top, self.hi > w, hypergeom.sf(w - 1, n + w, r + w, w), a)
-        self._at_lo = self._anchor(bottom, self.lo < 0, hypergeom.cdf(0, n + w, r, w), a)
+        self._at_hi = self._anchor(top, self.hi > w, hypergeom.sf(w - 1, m, r + w, w), a)
+        self._at_lo = self._anchor(bottom, self.lo < 0, hypergeom.cdf(0, m, r, w), a)
 
     def _anchor(self, bound: np.ndarray, unreached: np.ndarray, p_extreme: np.ndarray,
                 a: float) -> np.ndarray:
-        """The deviance a cell's score is divided by on one side: the deviance at its bound."""
+        """The deviance a cell's score is divided by on one side: the deviance at its bound, or
+        for a side no count reaches, its extreme count's scaled by ln a / ln p of that count."""
         at = self._deviance(bound)
         with np.errstate(divide="ignore", invalid="ignore"):
             scaled = at * np.log(a) / np.log(p_extreme)

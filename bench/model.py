@@ -4,7 +4,10 @@ Trains a model on the rows before --train-until (the trainer's own code, H days)
 replays the whole year in time order through the detector's ModelTracker, partitioned as
 librdkafka does (CRC32 of the key), and reports per scenario: predictions made and scored,
 rolling MAE/RMSE vs the holdout and the naive baseline, model alarms before the onset and
-the first one after it (events since onset).
+the first one after it (rows and event-days since onset), the first label-free one, the
+first material impact (the ModelErrorUp page), and how the loss model's estimated MAE per
+cutoff compares with the realised MAE of the same cutoff (partition cutoffs, population
+"all"): median absolute % difference, share within ±20 %, share inside the band, correlation.
 
     python bench/model.py --data ../shared/data/online_retail.parquet
 """
@@ -16,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,7 +39,14 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
     events = features.customer_events(frame)
     tracker = ModelTracker(config, model)
     states = [tracker.new_state() for _ in range(3)]  # one per partition, as in the worker
-    before, first, alarms = 0, None, {}
+    before, first, first_free, first_page, alarms, figures = 0, None, None, None, {}, []
+    times = frame["InvoiceDate"]
+    label_free = {"prediction/ks", "prediction/ks_active", "error/estimated"}
+
+    def since(row: int, name: str, statistic: float) -> tuple:
+        return (row - onset, round((times.iloc[row] - times.iloc[onset]).total_seconds() / 86400, 1),
+                name, round(statistic, 3))
+
     for start in range(0, len(frame), chunk):
         stop = min(start + chunk, len(frame))
         for p in range(3):
@@ -43,22 +54,67 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
             if not idx:
                 continue
             for outcome in tracker.update(states[p], *([column[i] for i in idx] for column in events)):
+                name = f"{outcome.result.feature}/{outcome.result.test}"
+                row = idx[outcome.position]
+                if outcome.result.test == "realised":
+                    figures.append(outcome.figures)
+                if (outcome.result.test in ("estimated", "realised") and onset < len(frame) and row >= onset
+                        and first_page is None and tracker.material(states[p], outcome.result.test)):
+                    first_page = since(row, name, outcome.result.statistic)
                 if not outcome.alarm:
                     continue
-                name = f"{outcome.result.feature}/{outcome.result.test}"
                 alarms[name] = alarms.get(name, 0) + 1
-                row = idx[outcome.position]
+                if row >= onset and first_free is None and name in label_free:
+                    first_free = since(row, name, outcome.result.statistic)
                 if verbose:
                     print(f"  alarm row {row} partition {p} {name} {outcome.result.statistic:.3f} "
                           f"> {outcome.result.threshold:.3f}")
                 if row < onset:
                     before += 1
                 elif first is None:
-                    first = (row - onset, name, round(outcome.result.statistic, 3))
-    figures = {k: round(v, 1) for k, v in tracker.performance(states).items()}
+                    first = since(row, name, outcome.result.statistic)
+    performance = {k: round(v, 1) for k, v in tracker.performance(states).items()}
     return {"predictions": sum(s.predictions for s in states), "scored": sum(s.scored for s in states),
-            **figures,
-            "model_alarms": alarms, "alarms_before_onset": before, "first_alarm_after_onset": first}
+            **performance, "estimated_vs_realised": agreement(figures, verbose),
+            "model_alarms": alarms, "alarms_before_onset": before, "first_alarm_after_onset": first,
+            "first_label_free_alarm": first_free, "first_material_impact": first_page}
+
+
+def fleet_cutoffs(figures: list) -> list[tuple[float, float, float, float, float]]:
+    """Per cutoff over every partition (customer-weighted): (cutoff, estimated, low, high,
+    realised) of population "all"; the band's half-widths add in quadrature."""
+    by_cutoff: dict[float, list] = {}
+    for f in figures:
+        by_cutoff.setdefault(f.cutoff, []).append(f)
+    out = []
+    for cutoff, parts in sorted(by_cutoff.items()):
+        n = np.array([p.customers["all"] for p in parts], dtype=float)
+        est = np.array([p.estimated["all"][0] for p in parts])
+        half = np.array([p.estimated["all"][2] - p.estimated["all"][0] for p in parts])
+        real = np.array([p.realised["all"] for p in parts])
+        mean = float((n * est).sum() / n.sum())
+        width = float(np.sqrt(((n * half) ** 2).sum()) / n.sum())
+        out.append((cutoff, mean, max(mean - width, 0.0), mean + width, float((n * real).sum() / n.sum())))
+    return out
+
+
+def agreement(figures: list, verbose: bool = False) -> dict:
+    """Estimated against realised MAE per cutoff of the fleet (population "all")."""
+    rows = fleet_cutoffs(figures)
+    if verbose:
+        for cutoff, e, lo, hi, r in rows:
+            print(f"  cutoff {pd.Timestamp(cutoff, unit='s'):%Y-%m-%d} estimated {e:8.1f} "
+                  f"[{lo:8.1f}, {hi:8.1f}] realised {r:8.1f}")
+    est, low, high, real = (np.array([row[k] for row in rows]) for k in (1, 2, 3, 4))
+    keep = np.isfinite(est) & np.isfinite(real) & (real > 0)
+    if not keep.any():
+        return {}
+    est, low, high, real = est[keep], low[keep], high[keep], real[keep]
+    diff = np.abs(est / real - 1)
+    return {"cutoffs": int(keep.sum()), "median_abs_pct_diff": round(100 * float(np.median(diff)), 1),
+            "within_20pct": round(float((diff <= 0.2).mean()), 3),
+            "inside_band": round(float(((real >= low) & (real <= high)).mean()), 3),
+            "correlation": round(float(np.corrcoef(est, real)[0, 1]), 3)}
 
 
 def main() -> None:

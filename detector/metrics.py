@@ -24,7 +24,11 @@ TESTS_BY_FEATURE = {
     **{f: ("ks", "out_of_range", "values", "tail", "adwin") for f in NUMERIC},
     **{f: ("categorical", "categorical_long", "adwin") for f in CATEGORICAL},
 }
-MODEL_CHECKS = (("prediction", "ks"), ("error", "out_of_range"), ("error", "adwin"))
+MODEL_CHECKS = (("prediction", "ks"), ("prediction", "ks_active"), ("error", "out_of_range"),
+                ("error", "adwin"), ("error", "estimated"), ("error", "realised"))
+POPULATIONS = ("all", "active")  # detector/model/health.py
+IMPACT_SIGNALS = ("estimated", "realised")
+EPISODE_IMPACTS = ("material", "immaterial", "unmeasured")
 PERFORMANCE = ("mae", "rmse", "naive_mae", "holdout_mae", "holdout_rmse", "baseline_mae")
 QUALITY_KINDS = ("out_of_range:quantity", "out_of_range:unit_price", "out_of_range:line_total",
                  "unseen:country", "null:customer_id", "null:description")
@@ -107,6 +111,34 @@ class Metrics:
                                    "(country=..., stock_code=..., category=...): their part in its statistic",
                                    ["feature", "segment"], registry=r)
         self._segments: dict[str, list[str]] = {}
+        self.estimated_mae = Gauge("clv_model_estimated_mae", "The latest cutoff's MAE as the loss model "
+                                   "estimates it before labels (bound: estimate, low, high: its 95 % band)",
+                                   ["partition", "population", "bound"], registry=r)
+        self.realised_mae = Gauge("clv_model_realised_mae", "The latest scored cutoff's realised MAE",
+                                  ["partition", "population"], registry=r)
+        self.holdout_mae = Gauge("clv_model_holdout_mae", "The holdout's realised MAE per population "
+                                 "(what the cutoffs are compared with)", ["population"], registry=r)
+        self.impact_cutoffs = Gauge("clv_model_impact_cutoffs", "Consecutive cutoffs of a partition whose "
+                                    "error was above the holdout's by the impact margin",
+                                    ["partition", "signal"], registry=r)
+        self.impact_material = Gauge("clv_model_impact_material", "1 while an owned partition's error has "
+                                     "been above the margin for the configured number of cutoffs",
+                                     ["signal"], registry=r)
+        self.episode_open = Gauge("clv_drift_episode_open", "1 while an owned partition has a drift episode "
+                                  "open on the feature", ["feature"], registry=r)
+        self.episodes_opened = Counter("clv_drift_episodes_opened", "Drift episodes opened", ["feature"],
+                                       registry=r)
+        self.episodes_closed = Counter("clv_drift_episodes_closed", "Drift episodes closed, by their impact "
+                                       "on the model's estimated error", ["feature", "impact"], registry=r)
+        for feature in TESTS_BY_FEATURE:
+            self.episode_open.labels(feature).set(0)
+            self.episodes_opened.labels(feature)
+            for impact in EPISODE_IMPACTS:
+                self.episodes_closed.labels(feature, impact)
+        for signal in IMPACT_SIGNALS:
+            self.impact_material.labels(signal).set(0)
+        for population in POPULATIONS:
+            self.holdout_mae.labels(population).set(float("nan"))
         self.kafka_connected = Gauge("clv_kafka_connected", "1 while the broker answers the pipeline "
                                      "process (checked every few seconds)", registry=r)
         self.up = Gauge("clv_detector_up", "1 while the detector worker runs", registry=r)
@@ -146,6 +178,12 @@ class Metrics:
                     kind, feature, test, label)
         for gauge in self._partition_gauges:
             gauge.labels(label)
+        for population in POPULATIONS:  # NaN until the partition's first cutoff
+            for bound in ("estimate", "low", "high"):
+                self.estimated_mae.labels(label, population, bound).set(float("nan"))
+            self.realised_mae.labels(label, population).set(float("nan"))
+        for signal in IMPACT_SIGNALS:
+            self.impact_cutoffs.labels(label, signal).set(0)
         self.partitions_owned.set(len(self._owned))
 
     def disown(self, partition: int) -> None:
@@ -159,6 +197,9 @@ class Metrics:
             self.detected.remove(*key[:3], label)
         for gauge in self._partition_gauges:
             gauge.remove(label)
+        for gauge in (self.estimated_mae, self.realised_mae, self.impact_cutoffs):
+            for labels in [k for k in gauge._metrics if k[0] == label]:
+                gauge.remove(*labels)
         self.partitions_owned.set(len(self._owned))
 
     @property
@@ -208,6 +249,23 @@ class Metrics:
         self._version, self._reference = version, reference
         self.model_version.labels(version).set(1)
         self.reference_info.labels(reference).set(1)
+
+    def cutoff_error(self, partition: int, figures, streaks: dict[str, int]) -> None:
+        """A cutoff's error figures (detector/model/health.py) as its partition's latest."""
+        label = str(partition)
+        for population, (mae, low, high) in figures.estimated.items():
+            for bound, value in (("estimate", mae), ("low", low), ("high", high)):
+                self.estimated_mae.labels(label, population, bound).set(value)
+        for population, mae in figures.realised.items():
+            self.realised_mae.labels(label, population).set(mae)
+        for signal in IMPACT_SIGNALS:
+            self.impact_cutoffs.labels(label, signal).set(streaks.get(signal, 0))
+
+    def episode(self, change: str, feature: str, impact: str | None = None) -> None:
+        if change == "open":
+            self.episodes_opened.labels(feature).inc()
+        else:
+            self.episodes_closed.labels(feature, impact).inc()
 
     def fill(self, reference: float, current: float) -> None:
         self._fill["reference"].set(reference)

@@ -1,7 +1,8 @@
 """Files one service writes and another reads: the model directory, written atomically.
 
     models_dir/
-      <version>/   metadata.json, clv_model.pkl, scaler.pkl, reference_profile.npz
+      <version>/   metadata.json, clv_model.pkl, scaler.pkl, reference_profile.npz,
+                   loss_model.pkl (schemas/loss_model.py; versions before it lack one)
       latest       the version in use, one line
 
 Versions are UTC timestamps (YYYYmmddTHHMMSSffffffZ), so they sort by time. Every file is
@@ -23,7 +24,9 @@ METADATA = "metadata.json"
 MODEL = "clv_model.pkl"
 SCALER = "scaler.pkl"
 PROFILE = "reference_profile.npz"
-VERSION_FILES = (METADATA, MODEL, SCALER, PROFILE)
+LOSS_MODEL = "loss_model.pkl"
+REQUIRED_FILES = (METADATA, MODEL, SCALER, PROFILE)
+VERSION_FILES = (*REQUIRED_FILES, LOSS_MODEL)
 MAX_PACKED_BYTES = 64 * 1024 * 1024  # the largest packed version model.artifacts accepts
 # model.artifacts keeps the latest record per version (key): every version stays loadable.
 ARTIFACTS_TOPIC_CONFIG = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_PACKED_BYTES)}
@@ -68,7 +71,8 @@ def pack(version_dir: Path) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name in VERSION_FILES:
-            tar.add(version_dir / name, arcname=name)
+            if (version_dir / name).exists():
+                tar.add(version_dir / name, arcname=name)
     return buffer.getvalue()
 
 
@@ -77,7 +81,7 @@ def unpack(data: bytes, models_dir: Path, version: str) -> Path:
     target = models_dir / version
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile() and m.name in VERSION_FILES}
-        missing = set(VERSION_FILES) - set(members)
+        missing = set(REQUIRED_FILES) - set(members)
         if missing:
             raise ValueError(f"the packed version {version} lacks {', '.join(sorted(missing))}")
         for name, member in members.items():

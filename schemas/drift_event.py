@@ -43,8 +43,43 @@ class Segment(msgspec.Struct):
     count: int  # its values in the window
 
 
+class ModelError(msgspec.Struct):
+    """A cutoff's MAE for one population (detector/model/health.py): estimated before labels
+    with its 95 % band, realised once they are due (None before), and the holdout's."""
+
+    population: str  # "all" customers predicted, or "active": bought since the previous cutoff
+    customers: int
+    estimated_mae: float | None
+    estimated_low: float | None
+    estimated_high: float | None
+    realised_mae: float | None
+    holdout_mae: float | None
+
+
+class Episode(msgspec.Struct):
+    """A drift episode (detector/drift/episodes.py): a run of alarms on one feature of one
+    partition, and its impact on the model's estimated error."""
+
+    id: str
+    feature: str
+    state: str  # "open" or "closed"
+    start_time: str
+    end_time: str  # its last alarm's event time
+    start_offset: int
+    end_offset: int
+    alarms: int
+    tests: list[str]
+    peak: float  # the largest statistic / threshold among its alarms
+    cutoffs: int  # model cutoffs inside it
+    estimated_mae: float | None  # mean over those cutoffs, all customers
+    holdout_mae: float | None
+    impact: float | None  # largest excess of the estimated error's band over the holdout MAE
+    material: bool | None  # impact above the margin; None: unmeasured (no model estimate)
+    segments: list[Segment] | None = None  # of its peak alarm
+
+
 class DriftEvent(msgspec.Struct):
-    kind: str  # "alarm" or "evaluation"
+    kind: str  # "alarm", "evaluation", "episode_open" or "episode_close"
     detector: str  # "data" or "model"
     results: list[Result]
     window: WindowInfo
@@ -57,6 +92,8 @@ class DriftEvent(msgspec.Struct):
     distributions: list[Distribution] | None = None  # alarms: what was compared (the report's charts)
     worker: str | None = None  # the host that raised it
     segments: list[Segment] | None = None  # alarms: the segments that drive it, most first
+    model_error: list[ModelError] | None = None  # model error checks: the cutoff's figures
+    episode: Episode | None = None  # episode events
 
 
 encode = msgspec.json.Encoder().encode

@@ -13,7 +13,9 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.preprocessing import StandardScaler
 
+from schemas.loss_model import LossModel
 from trainer.features import TrainingDataError, customer_features, line_totals, target
+from trainer.loss import fit_loss_model
 
 
 @dataclass
@@ -27,6 +29,8 @@ class TrainedModel:
     train_predictions: np.ndarray
     holdout_predictions: np.ndarray
     holdout_errors: np.ndarray
+    loss_model: LossModel
+    holdout_recency_days: np.ndarray  # who was active when: like-for-like populations
 
 
 CANDIDATES: dict[str, Callable[[], object]] = {
@@ -84,6 +88,9 @@ def fit(frame: pd.DataFrame, horizon_days: int, progress: Callable[[str], None] 
     name = min(informative, key=lambda n: scores[n][0])
     mae, model, prediction = scores[name]
     baseline = x_test["spend_last_horizon"].clip(lower=0).to_numpy()
+    progress("cross-fitting the loss model on weekly cutoffs of the training span")
+    loss_model = fit_loss_model(CANDIDATES[name], scaler, rows, train_cuts, parts, test_cut, horizon_days)
+    estimated, low, high = loss_model.estimate(loss_model.predict(scaler.transform(x_test), prediction))
     holdout = {
         "mae": float(mae),
         "rmse": float(np.sqrt(mean_squared_error(y_test, prediction))),
@@ -91,8 +98,10 @@ def fit(frame: pd.DataFrame, horizon_days: int, progress: Callable[[str], None] 
         "baseline_mae": float(mean_absolute_error(y_test, baseline)),
         "customers": int(len(y_test)),
         **{f"mae_{n}": float(s[0]) for n, s in scores.items()},
+        # the loss model's estimate of the holdout MAE, made without its labels
+        "estimated_mae": estimated, "estimated_mae_low": low, "estimated_mae_high": high,
     }
     train_predictions = np.clip(model.predict(scaler.transform(x_train)), 0, None)
     return TrainedModel(scaler, model, name, holdout, [f"{c:%Y-%m-%d}" for c in train_cuts],
                         f"{test_cut:%Y-%m-%d}", train_predictions, prediction,
-                        prediction - y_test.to_numpy())
+                        prediction - y_test.to_numpy(), loss_model, x_test["recency_days"].to_numpy())

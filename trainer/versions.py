@@ -43,12 +43,14 @@ def save(models_dir: Path, trained: TrainedModel, frame: pd.DataFrame, horizon_d
     target.mkdir(parents=True)
     artifacts.atomic_write(target / artifacts.MODEL, _joblib_bytes(trained.model))
     artifacts.atomic_write(target / artifacts.SCALER, _joblib_bytes(trained.scaler))
+    artifacts.atomic_write(target / artifacts.LOSS_MODEL, _joblib_bytes(trained.loss_model))
     profile = io.BytesIO()
     np.savez_compressed(profile, **{k: v.astype(str) if v.dtype == object else v
                                     for k, v in reference_profile(frame).items()},
                         train_predictions=trained.train_predictions,
                         holdout_predictions=trained.holdout_predictions,
-                        holdout_errors=trained.holdout_errors)
+                        holdout_errors=trained.holdout_errors,
+                        holdout_recency_days=trained.holdout_recency_days)
     artifacts.atomic_write(target / artifacts.PROFILE, profile.getvalue())
     metadata = {
         "version": version,
@@ -63,6 +65,7 @@ def save(models_dir: Path, trained: TrainedModel, frame: pd.DataFrame, horizon_d
         "features": list(CLV_FEATURES),
         "holdout": trained.holdout,
         "reference_profile": artifacts.PROFILE,
+        "loss_model": artifacts.LOSS_MODEL,
         "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
                       "numpy": np.__version__, "pandas": pd.__version__, "joblib": joblib.__version__},
     }

@@ -9,9 +9,14 @@ time passes c + H, each prediction is scored against the spend realised in betwe
 partition (a time-ordered replay, or live traffic); a shuffled replay has no meaningful
 event time, so the figures are only read on time-ordered streams.
 
-Three model checks, each alarming on its own:
+Model checks, each alarming on its own:
 - prediction drift (no labels needed): at each cutoff, exact two-sample KS between the
-  cutoff's predictions and the model's predictions at the trainer's holdout cutoff;
+  cutoff's predictions and the model's predictions at the trainer's holdout cutoff
+  (``ks``), and like for like between the customers who bought since the previous cutoff
+  and the holdout customers who bought in the same span before its cutoff (``ks_active``);
+- estimated error (no labels needed, detector/model/health.py): the loss model's MAE of
+  the cutoff's predictions, its band's low end against the holdout MAE plus a margin;
+- realised error: the same cutoff's MAE once its labels are due, against the same;
 - error range: per scored cutoff, the share of errors outside the holdout errors' range,
   against its exact binomial null (as the data out-of-range check);
 - error drift: ADWIN on each absolute error's rank under the holdout's absolute errors
@@ -38,12 +43,15 @@ from detector.drift.checks import Verdict
 from detector.drift.checks.adwin import AdwinCheck
 from detector.drift.checks.ks import ks_critical_value, ks_distance
 from detector.drift.checks.out_of_range import OutOfRangeCheck
+from detector.model import health
 from detector.model.customers import CustomerStore
 from detector.model.loader import LoadedModel
 from schemas.features import DAY
 
 log = logging.getLogger(__name__)
 MIN_PREDICTIONS = 50  # fewer predictions or scores at a cutoff are not checked
+LEVEL_TESTS = 3  # model tests run at a level (ks, ks_active, out_of_range): they share alpha
+KEPT_CUTOFFS = 64  # per partition, the latest cutoffs' error figures (episodes read them)
 DEFAULT_HORIZON_DAYS = 90  # customer state horizon while no model is loaded
 
 
@@ -55,7 +63,8 @@ class ModelConfig(BaseModel):
     step_days: float = Field(7.0, gt=0, description="event-time days between prediction cutoffs")
     burn_in_days: float = Field(60.0, ge=0, description="event-time history a partition needs "
                                 "before its customers are predicted")
-    alpha: float = Field(1e-4, gt=0, lt=1, description="level of each model check per cutoff")
+    alpha: float = Field(1e-4, gt=0, lt=1, description="false-alarm level per cutoff of the model's "
+                         "statistical tests together (KS on predictions, like-for-like KS, error range)")
     min_effect: float = Field(0.10, ge=0, lt=1, description="minimum KS D between predictions and "
                               "the model's holdout predictions to alarm")
     error_min_share: float = Field(0.01, gt=0, le=1, description="minimum share of errors outside "
@@ -63,6 +72,10 @@ class ModelConfig(BaseModel):
     error_window: int = Field(1000, ge=10, description="scored predictions in the rolling MAE/RMSE")
     adwin_delta: float = Field(1e-9, gt=0, lt=1, description="ADWIN delta on error ranks (stricter "
                                "than the data one: errors of a cutoff share its week)")
+    impact_margin: float = Field(0.25, gt=0, description="material impact: estimated (its band's low "
+                                 "end) or realised MAE above the holdout MAE by this share")
+    impact_cutoffs: int = Field(1, ge=1, description="consecutive cutoffs above the margin before the "
+                                "impact is material (the ModelErrorUp page)")
 
 
 @dataclass
@@ -72,6 +85,8 @@ class Pending:
     predictions: np.ndarray
     naive: np.ndarray  # spend in the H days before the cutoff: the naive baseline's prediction
     monetary_at_cutoff: np.ndarray
+    active: np.ndarray | None = None  # bought since the previous cutoff
+    figures: health.CutoffError | None = None  # the estimate, to be joined by the realised error
 
 
 @dataclass
@@ -91,6 +106,8 @@ class TrackerState:
     errors: deque[tuple[float, np.ndarray, np.ndarray]] = field(default_factory=deque)
     error_count: int = 0
     error_check: AdwinCheck | None = None
+    cutoff_errors: deque[health.CutoffError] = field(default_factory=lambda: deque(maxlen=KEPT_CUTOFFS))
+    impact: dict[str, int] = field(default_factory=dict)  # signal -> consecutive cutoffs above margin
 
     @property
     def pending_count(self) -> int:
@@ -107,12 +124,25 @@ class ModelOutcome:
     cutoff: float
     size: int  # predictions made or scored
     values: np.ndarray | None = None  # the cutoff's predictions, or its errors
+    figures: health.CutoffError | None = None  # estimated and realised error checks: the figures
 
 
 class ModelTracker:
     def __init__(self, config: ModelConfig, model: LoadedModel | None = None) -> None:
         self.config = config
         self.model = model
+        self._holdout: tuple[str, dict[str, float], np.ndarray] | None = None
+
+    def holdout(self) -> tuple[dict[str, float], np.ndarray]:
+        """The holdout MAE per population, and the sorted predictions of its active customers."""
+        if self._holdout is None or self._holdout[0] != self.model.version:
+            active = self.model.holdout_active(self.config.step_days)
+            held = self.model.holdout_predictions
+            predictions = np.sort(held[active]) if held is not None and held.size == active.size \
+                else np.empty(0)
+            self._holdout = (self.model.version, health.holdout_maes(self.model, self.config.step_days),
+                             predictions)
+        return self._holdout[1], self._holdout[2]
 
     @property
     def version(self) -> str | None:
@@ -140,6 +170,8 @@ class ModelTracker:
         state.drifted.clear()
         state.errors.clear()
         state.error_count = 0
+        state.cutoff_errors.clear()
+        state.impact.clear()
         state.store.horizon = self.horizon
         state.error_check = None if self.model is None else AdwinCheck(
             "error", np.abs(self.model.holdout_errors), self.config.adwin_delta)
@@ -190,19 +222,44 @@ class ModelTracker:
         x = state.store.features(cutoff)
         if x.empty:
             return []
-        predictions = self.model.predict(x)
+        predictions, losses = self.model.predict_with_losses(x)
+        active = x["recency_days"].to_numpy() < self.config.step_days
         state.predictions += predictions.size
-        state.pending.append(Pending(cutoff, x.index.to_numpy(), predictions,
-                                     x["spend_last_horizon"].clip(lower=0).to_numpy(),
-                                     x["monetary"].to_numpy()))
+        pending = Pending(cutoff, x.index.to_numpy(), predictions,
+                          x["spend_last_horizon"].clip(lower=0).to_numpy(), x["monetary"].to_numpy(), active)
+        state.pending.append(pending)
         if predictions.size < MIN_PREDICTIONS:
             return []
-        reference = self.model.predictions
+        reference_maes, active_reference = self.holdout()
+        out = [self._outcome(state, self._ks("ks", self.model.predictions, predictions), position, cutoff,
+                             predictions)]
+        if active.sum() >= MIN_PREDICTIONS and active_reference.size >= MIN_PREDICTIONS:
+            out.append(self._outcome(state, self._ks("ks_active", active_reference, predictions[active]),
+                                     position, cutoff, predictions[active]))
+        if losses is not None:
+            pending.figures = health.estimate(self.model, cutoff, losses, active)
+            state.cutoff_errors.append(pending.figures)
+            verdict = health.estimated_verdict(pending.figures, reference_maes, self.config.impact_margin)
+            out.append(self._impact(state, verdict, position, cutoff, losses, pending.figures))
+        return out
+
+    def _ks(self, test: str, reference: np.ndarray, predictions: np.ndarray) -> Verdict:
         d = ks_distance(reference, predictions)
-        threshold = max(ks_critical_value(reference.size, predictions.size, self.config.alpha),
-                        self.config.min_effect)
-        result = Verdict("prediction", "ks", d, threshold, d > threshold)
-        return [self._outcome(state, result, position, cutoff, predictions)]
+        alpha = self.config.alpha / LEVEL_TESTS
+        threshold = max(ks_critical_value(reference.size, predictions.size, alpha), self.config.min_effect)
+        return Verdict("prediction", test, d, threshold, d > threshold)
+
+    def _impact(self, state: TrackerState, verdict: Verdict, position: int, cutoff: float,
+                values: np.ndarray, figures: health.CutoffError) -> ModelOutcome:
+        """An error check: its streak of cutoffs above the margin moves; alarm on a rising edge."""
+        state.impact[verdict.test] = state.impact.get(verdict.test, 0) + 1 if verdict.drifted else 0
+        outcome = self._outcome(state, verdict, position, cutoff, values)
+        outcome.figures = figures
+        return outcome
+
+    def material(self, state: TrackerState, signal: str) -> bool:
+        """Has ``signal`` (estimated, realised) been above the margin for K cutoffs in a row?"""
+        return state.impact.get(signal, 0) >= self.config.impact_cutoffs
 
     @staticmethod
     def _outcome(state: TrackerState, result: Verdict, position: int, cutoff: float,
@@ -223,9 +280,13 @@ class ModelTracker:
         c = self.config
         if errors.size < MIN_PREDICTIONS:
             return []
-        in_range = OutOfRangeCheck("error", self.model.holdout_errors, errors.size, c.alpha,
+        in_range = OutOfRangeCheck("error", self.model.holdout_errors, errors.size, c.alpha / LEVEL_TESTS,
                                    c.error_min_share)
         out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors)]
+        if pending.figures is not None:
+            health.realise(pending.figures, errors, pending.active)
+            verdict = health.realised_verdict(pending.figures, self.holdout()[0], c.impact_margin)
+            out.append(self._impact(state, verdict, position, pending.cutoff, errors, pending.figures))
         state.error_check.update(np.abs(errors))
         # every ADWIN detection is an alarm (it drops the old part of its window after one)
         verdict = state.error_check.evaluate(None)

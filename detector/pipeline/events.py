@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import socket
 from datetime import UTC, datetime
 
 from detector.drift.attribution import Segment
 from detector.drift.checks import Verdict
+from detector.drift.episodes import Episode
 from detector.drift.monitor import Outcome
 from detector.model.tracker import ModelOutcome
 from detector.pipeline.replay_tracker import ReplayTracker
@@ -45,12 +47,43 @@ def data_event(kind: str, partition: int, outcome: Outcome, results: list[Verdic
                   model_version, trigger, distributions, segments)
 
 
+def _number(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
 def model_event(partition: int, outcome: ModelOutcome, events_processed: int, horizon: float,
                 model_version: str | None, trigger: dict | None,
-                distributions: list[drift_event.Distribution] | None = None) -> drift_event.DriftEvent:
+                distributions: list[drift_event.Distribution] | None = None,
+                holdout: dict[str, float] | None = None) -> drift_event.DriftEvent:
     """One model check on one cutoff's predictions (or scores): window = [cutoff, cutoff + H)."""
     result = outcome.result
     window = drift_event.WindowInfo(outcome.size, 1, events_processed, iso(outcome.cutoff),
                                     iso(outcome.cutoff + horizon))
-    return _event("alarm" if outcome.alarm else "evaluation", "model", partition, [result], window,
-                  float(result.drifted), int(result.drifted), model_version, trigger, distributions)
+    event = _event("alarm" if outcome.alarm else "evaluation", "model", partition, [result], window,
+                   float(result.drifted), int(result.drifted), model_version, trigger, distributions)
+    if outcome.figures is not None:
+        f = outcome.figures
+        event.model_error = [drift_event.ModelError(
+            p, f.customers[p], *(_number(v) for v in f.estimated.get(p, (None,) * 3)),
+            _number(f.realised.get(p)), _number((holdout or {}).get(p))) for p in f.customers]
+    return event
+
+
+def episode_event(change: str, episode: Episode, margin: float, model_version: str | None
+                  ) -> drift_event.DriftEvent:
+    """An episode opened or closed: its span, tests, peak, segments and impact."""
+    estimated = [c[1] for c in episode.cutoffs if not math.isnan(c[1])]
+    info = drift_event.Episode(
+        id=episode.id, feature=episode.feature, state="open" if change == "open" else "closed",
+        start_time=iso(episode.start_time), end_time=iso(episode.end_time),
+        start_offset=episode.start_offset, end_offset=episode.end_offset, alarms=episode.alarms,
+        tests=list(episode.tests), peak=episode.peak, cutoffs=len(episode.cutoffs),
+        estimated_mae=sum(estimated) / len(estimated) if estimated else None,
+        holdout_mae=_number(episode.cutoffs[-1][2]) if episode.cutoffs else None,
+        impact=_number(episode.impact), material=episode.material(margin),
+        segments=[drift_event.Segment(*s) for s in episode.segments] or None)
+    window = drift_event.WindowInfo(episode.alarms, 1, 0, iso(episode.start_time), iso(episode.end_time))
+    return drift_event.DriftEvent(
+        kind=f"episode_{change}", detector="data", partition=episode.partition, results=[],
+        window=window, drift_share=0.0, drifted_columns=0, emitted_at=datetime.now(UTC).isoformat(),
+        model_version=model_version, worker=WORKER, episode=info)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from detector.drift.checks import Verdict
 from detector.drift.monitor import MonitorConfig, Outcome
-from detector.metrics import Metrics
+from detector.metrics import IMPACT_SIGNALS, Metrics
 from detector.model.tracker import ModelTracker
 from detector.pipeline.state import PartitionState
 from schemas.features import FEATURES
@@ -54,6 +54,12 @@ class MetricsExporter:
         m.watermark.set(max(s.watermark for s in states))
         m.fill(min(s.monitor.warmup_fill for s in states), min(s.monitor.window_fill for s in states))
         m.model_pending.set(sum(s.tracker.pending_count for s in states))
+        episodes = {feature for s in states for feature in s.episodes.open}
+        for feature in FEATURES:
+            m.episode_open.labels(feature).set(1.0 if feature in episodes else 0.0)
+        for signal in IMPACT_SIGNALS:
+            m.impact_material.labels(signal).set(
+                1.0 if any(tracker.material(s.tracker, signal) for s in states) else 0.0)
         m.model_customers.set(sum(len(s.tracker.store) for s in states))
 
     def _export_evaluations(self) -> None:

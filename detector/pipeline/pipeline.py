@@ -17,13 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from detector.drift.attribution import attribute
 from detector.drift.checks import Verdict
+from detector.drift.episodes import Episode, Episodes
 from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
 from detector.metrics import Metrics
 from detector.model.loader import LoadedModel
 from detector.model.tracker import ModelConfig, ModelOutcome, ModelTracker
-from detector.pipeline import distributions, events
+from detector.pipeline import distributions, episode_log, events
 from detector.pipeline.exporter import MetricsExporter
 from detector.pipeline.messages import DeadLetter, Message, PartitionRows, dead_letter, decode_batch
 from detector.pipeline.recovery import Applied, Journal, isolate
@@ -79,6 +82,8 @@ class Pipeline:
             self._journal.reset(partition, state.snapshot())  # the swap is not in the journal
         self.exporter.latest.clear()
         self.metrics.using(model.version, model.version)
+        for population, mae in self.tracker.holdout()[0].items():
+            self.metrics.holdout_mae.labels(population).set(mae)
         self.metrics.performance(self.tracker.performance(self._tracker_states()))
         log.info("using model %s (H = %d days) and its reference profile", model.version,
                  model.horizon_days)
@@ -97,6 +102,7 @@ class Pipeline:
         started = time.perf_counter()
         state = self.load_state(topic, partition)
         if state is not None:
+            state.episodes.quiet = self.config.episode_quiet
             self.metrics.restore_seconds.observe(time.perf_counter() - started)
             log.info("restored %s[%d]: %d events up to offset %d", topic, partition, state.events,
                      state.offset)
@@ -114,7 +120,8 @@ class Pipeline:
     def _new_state(self, topic: str, partition: int) -> PartitionState:
         return PartitionState(topic, partition,
                               DriftMonitor(self.config, self.model.reference if self.model else None),
-                              self.tracker.new_state())
+                              self.tracker.new_state(),
+                              episodes=Episodes(partition, self.config.episode_quiet))
 
     def dirty(self) -> list[PartitionState]:
         """Owned states that changed since they were last saved."""
@@ -193,14 +200,17 @@ class Pipeline:
         applying the same rows to the same state again gives the same state."""
         rows, events_before = batch.rows, state.events
         cols = columns(rows)
+        times = cols["event_time"].tolist()
         data = state.monitor.update(cols)
         model = self.tracker.update(state.tracker, [r.CustomerID for r in rows], [r.InvoiceNo for r in rows],
-                                    cols["line_total"].tolist(), cols["event_time"].tolist())
+                                    cols["line_total"].tolist(), times)
+        changes = episode_log.feed(state.episodes, data, model, [m.offset for m in batch.messages], times,
+                                   events_before, self.tracker, state.tracker)
         state.watermark = max(state.watermark, float(cols["event_time"].max()))
         state.evaluations += sum(o.kind == "evaluation" for o in data)
         state.events += len(rows)
         state.offset = max(state.offset, batch.last_offset)
-        return Applied(batch, data, model, events_before)
+        return Applied(batch, data, model, events_before, changes)
 
     def _rebuild(self, partition: int, applied: list[Applied]) -> None:
         """The partition's state as of its journal's snapshot, then the rows applied since."""
@@ -219,6 +229,8 @@ class Pipeline:
         for outcome in applied.model:
             out.drift_events.append(self._model_event(state, outcome, applied.events_before,
                                                       triggers[outcome.position]))
+        for change, episode in applied.episodes:
+            out.drift_events.append(self._episode_event(change, episode))
         self.metrics.processed.inc(len(applied.rows.rows))
 
     def _data_events(self, state: PartitionState, outcome: Outcome, trigger: dict | None
@@ -240,6 +252,9 @@ class Pipeline:
                         alarm.threshold, partition, outcome.events_processed)
             context = self._alarm_context(state, outcome, alarm)
             self.metrics.segments(alarm.feature, [(f"{s.kind}={s.name}", s.contribution) for s in context[1]])
+            episode = state.episodes.open.get(alarm.feature)
+            if episode is not None and alarm.ratio >= episode.peak and context[1]:  # its peak alarm's
+                episode.segments = [(s.kind, s.name, s.contribution, s.count) for s in context[1]]
             self._report = event("alarm", [alarm], context)
             out.append((alarm.feature.encode(), drift_event.encode(self._report)))
         return out
@@ -248,25 +263,46 @@ class Pipeline:
                      trigger: dict | None) -> tuple[bytes, bytes]:
         result, partition = outcome.result, state.partition
         self.metrics.model_check(result, outcome.alarm, partition)
-        if result.feature == "prediction":
+        if (result.feature, result.test) == ("prediction", "ks"):  # once per cutoff
             self.metrics.model_predictions.inc(outcome.size)
         elif result.test == "out_of_range":  # once per scored cutoff
             self.metrics.model_scored.inc(outcome.size)
             self.metrics.performance(self.tracker.performance(self._tracker_states()))
         compared = None
         if outcome.alarm and outcome.values is not None and self.model is not None:
-            holdout = self.model.predictions if result.feature == "prediction" else self.model.holdout_errors
-            compared = [distributions.numeric(
-                result.feature, holdout, outcome.values, f"holdout {result.feature}s",
-                f"the cutoff's {result.feature}s")]
+            if result.test in ("estimated", "realised"):  # expected or realised absolute errors
+                holdout, name = np.abs(self.model.holdout_errors), f"{result.test} absolute errors"
+                values = outcome.values if result.test == "estimated" else np.abs(outcome.values)
+                compared = [distributions.numeric(result.feature, holdout, values,
+                                                  "holdout absolute errors", f"the cutoff's {name}")]
+            else:
+                holdout = (self.model.predictions if result.feature == "prediction"
+                           else self.model.holdout_errors)
+                compared = [distributions.numeric(
+                    result.feature, holdout, outcome.values, f"holdout {result.feature}s",
+                    f"the cutoff's {result.feature}s")]
+        if outcome.figures is not None:
+            self.metrics.cutoff_error(partition, outcome.figures, state.tracker.impact)
         event = events.model_event(partition, outcome, events_before + outcome.position + 1,
-                                   self.tracker.horizon, self.model_version, trigger, compared)
+                                   self.tracker.horizon, self.model_version, trigger, compared,
+                                   self.tracker.holdout()[0] if outcome.figures is not None else None)
         if outcome.alarm:
             log.warning("model alarm check=%s/%s statistic=%.4f threshold=%.4f partition=%d cutoff=%s",
                         result.feature, result.test, result.statistic, result.threshold, partition,
                         events.iso(outcome.cutoff))
             self._report = event
         return b"model", drift_event.encode(event)
+
+    def _episode_event(self, change: str, episode: Episode) -> tuple[bytes, bytes]:
+        margin = self.tracker.config.impact_margin
+        material = episode.material(margin)
+        impact = "unmeasured" if material is None else "material" if material else "immaterial"
+        self.metrics.episode(change, episode.feature, impact)
+        log.log(logging.WARNING if change == "open" or material else logging.INFO,
+                "drift episode %s feature=%s partition=%d alarms=%d tests=%s impact=%s", change,
+                episode.feature, episode.partition, episode.alarms, ",".join(episode.tests), impact)
+        event = events.episode_event(change, episode, margin, self.model_version)
+        return episode.feature.encode(), drift_event.encode(event)
 
     def _alarm_context(self, state: PartitionState, outcome: Outcome, alarm: Verdict) -> tuple[list, list]:
         """What an alarm compared, and the segments that drive it (a streaming detection: in

@@ -30,6 +30,7 @@ class Applied:
     data: list[Outcome]
     model: list[ModelOutcome]
     events_before: int  # the state's event count before these rows
+    episodes: list = field(default_factory=list)  # ("open" | "close", Episode) they caused
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Everything one input partition has built, as one typed object that moves with it.
 
 A partition's state is its drift monitor (reference, window), its model tracking
-(customers, pending predictions, error statistics), the last offset it covers and its
+(customers, pending predictions, error statistics), its drift episodes, the last offset it covers and its
 counts. A snapshot is that object, versioned and compressed: written to Kafka before the
 offsets it covers are committed, read back by whichever worker owns the partition next.
 """
@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import cramjam
 
+from detector.drift.episodes import Episodes
 from detector.drift.monitor import DriftMonitor
 from detector.model.tracker import TrackerState
 
@@ -27,7 +28,7 @@ class SnapshotError(ValueError):
 
 @dataclass
 class PartitionState:
-    FORMAT: ClassVar[int] = 5  # bump when the layout changes: older snapshots are ignored
+    FORMAT: ClassVar[int] = 6  # bump when the layout changes: older snapshots are ignored
 
     topic: str
     partition: int
@@ -37,6 +38,7 @@ class PartitionState:
     events: int = 0  # valid events this state has seen, whichever worker processed them
     evaluations: int = 0
     watermark: float = -math.inf  # the largest event time seen
+    episodes: Episodes | None = None  # its drift episodes (the pipeline sets them)
 
     @property
     def model_version(self) -> str | None:

@@ -69,7 +69,7 @@ class ModelFollower:
         model.artifacts, else the path the trainer announced (a shared volume)."""
         version = announcement["version"]
         local = self.models_dir / version
-        if all((local / name).exists() for name in artifacts.VERSION_FILES):
+        if all((local / name).exists() for name in artifacts.REQUIRED_FILES):
             return local
         where = announcement.get("artifact")
         if where:

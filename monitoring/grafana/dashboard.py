@@ -46,6 +46,22 @@ PANELS = [
          ('fleet:clv_model_performance:avg{metric=~"mae|rmse|naive_mae"}', "{{metric}}"),
          ('fleet:clv_model_performance:avg{metric=~"holdout_mae|holdout_rmse|baseline_mae"}',
           "{{metric}}")], "short"),
+    ("Model health: estimated vs realised MAE", "timeseries", "Per cutoff: the MAE the loss model "
+     "estimates before labels (with its 95 % band) and, H days later, the realised MAE of a cutoff, "
+     "against the holdout's; all customers and the like-for-like active ones (average over partitions)", [
+         ('fleet:clv_model_estimated_mae:avg', "estimated {{population}} {{bound}}"),
+         ('fleet:clv_model_realised_mae:avg', "realised {{population}}"),
+         ("max by (population) (clv_model_holdout_mae)", "holdout {{population}}")], "short"),
+    ("Model impact", "timeseries", "Consecutive cutoffs whose error band was above the holdout MAE by the "
+     "margin, per partition; material (1) pages a person (ModelErrorUp)", [
+         ("max by (partition, signal) (clv_model_impact_cutoffs)", "p{{partition}} {{signal}}"),
+         ("fleet:clv_model_impact_material:max", "material {{signal}}")], "short"),
+    ("Drift episodes", "timeseries", "Features in an open drift episode anywhere (1), and episodes "
+     "opened and closed (by their impact on the model's estimated error) in the last hour", [
+         ("fleet:clv_drift_episode_open:max", "open {{feature}}"),
+         ("sum by (feature) (increase(clv_drift_episodes_opened_total[1h]))", "opened {{feature}}"),
+         ("sum by (feature, impact) (increase(clv_drift_episodes_closed_total[1h]))",
+          "closed {{feature}} ({{impact}})")], "short"),
     ("Events per second", "timeseries", "Valid transactions processed, all workers",
      [("fleet:clv_events_processed:rate5m", "events/s")], "short"),
     ("Invalid events by reason", "timeseries", "Messages sent to the DLQ per second",

@@ -1,0 +1,36 @@
+"""A partition's drift episodes (detector/drift/episodes.py) fed from what its rows produced.
+
+Alarms and the model's error estimates are taken in the order of the events that raised
+them; once the batch is in, episodes quiet for long enough close. Called where rows are
+applied to the state, so a rebuilt state has the same episodes.
+"""
+
+from __future__ import annotations
+
+from detector.drift.episodes import Episode, Episodes
+from detector.drift.monitor import Outcome
+from detector.model.tracker import ModelOutcome, ModelTracker, TrackerState
+
+
+def feed(episodes: Episodes, data: list[Outcome], model: list[ModelOutcome], offsets: list[int],
+         times: list[float], events_before: int, tracker: ModelTracker, tracked: TrackerState
+         ) -> list[tuple[str, Episode]]:
+    """Episodes opened and closed by one applied batch: ("open" | "close", episode)."""
+    happened: list[tuple[int, int, object]] = []
+    for outcome in data:
+        happened.extend((outcome.position, 0, alarm) for alarm in outcome.alarms)
+    happened.extend((o.position, 1, o) for o in model if o.result.test == "estimated")
+    out: list[tuple[str, Episode]] = []
+    for position, kind, item in sorted(happened, key=lambda h: (h[0], h[1])):
+        if kind == 0:
+            opened = episodes.alarm(item.feature, item.test, item.ratio, times[position], offsets[position],
+                                    events_before + position + 1)
+            if opened is not None:
+                out.append(("open", opened))
+        else:
+            reference = tracker.holdout()[0]["all"]
+            episodes.cutoff(item.result.statistic, item.figures.estimated["all"][0], reference)
+    measured = tracker.model is not None and tracker.model.loss_model is not None \
+        and bool(tracked.cutoff_errors)
+    out.extend(("close", e) for e in episodes.advance(events_before + len(times), measured))
+    return out

@@ -26,7 +26,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from demo import model_health
 from detector import metrics
+from detector.model.tracker import ModelConfig
 from producer import data, scenarios
 from producer.replay import replay
 from schemas.artifacts import read_latest
@@ -102,6 +104,7 @@ class AlarmReader(threading.Thread):
         parts = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
         self.consumer.assign([TopicPartition(topic, p, 0) for p in parts])
         self.alarms: list[dict] = []
+        self.health: list[dict] = []  # alarms, episodes and the model's error per cutoff
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -111,6 +114,8 @@ class AlarmReader(threading.Thread):
                     event = orjson.loads(msg.value())
                     if event["kind"] == "alarm":
                         self.alarms.append(event)
+                    if event["kind"] != "evaluation" or event.get("model_error"):
+                        self.health.append(event)
         self.consumer.close()
 
 
@@ -163,13 +168,14 @@ def main(
            "DETECTOR_MODELS_DIR": str(models_dir)}
     try:
         console.rule(f"1. data drift: {len(frame):,} shuffled rows, {spec.name!r} from the middle")
-        alarms, seconds, _ = phase(env, bootstrap, f"demo-{os.getpid()}-drift", frame, onset, spec.name, rate,
-                                   metrics_port, workdir, live)
+        alarms, seconds, _, _ = phase(env, bootstrap, f"demo-{os.getpid()}-drift", frame, onset, spec.name,
+                                      rate, metrics_port, workdir, live)
         summary(alarms, onset, len(frame), spec.name, seconds)
         console.rule(f"2. the model in the stream: {len(ordered):,} rows in time order")
-        alarms, seconds, figures = phase(env, bootstrap, f"demo-{os.getpid()}-model", ordered, len(ordered),
-                                         "none", rate, metrics_port, workdir, live)
+        alarms, seconds, figures, health = phase(env, bootstrap, f"demo-{os.getpid()}-model", ordered,
+                                                 len(ordered), "none", rate, metrics_port, workdir, live)
         model_summary(figures, alarms, len(ordered), seconds)
+        model_health.summarise(console, health, ModelConfig().impact_cutoffs)
         where_to_look(bootstrap, reports, metrics_port, keep=keep_running)
     except (TimeoutError, RuntimeError) as error:
         console.print(f"[red]error:[/red] {error}")
@@ -181,9 +187,9 @@ def main(
 
 
 def phase(env: dict, bootstrap: str, name: str, frame, onset: int, scenario: str, rate: float,
-          metrics_port: int, workdir: Path, live: bool) -> tuple[list[dict], float, dict[str, float]]:
+          metrics_port: int, workdir: Path, live: bool) -> tuple[list[dict], float, dict[str, float], list]:
     """One replay onto a topic of its own, watched by a detector of its own: the alarms, the
-    seconds it took, the detector's last metrics."""
+    seconds it took, the detector's last metrics, the alarms, episodes and error estimates."""
     kafka = KafkaSettings(kafka_bootstrap_servers=bootstrap, transactions_topic=f"retail.transactions.{name}",
                           drift_events_topic=f"drift.events.{name}")
     until(lambda: ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic,
@@ -217,7 +223,7 @@ def phase(env: dict, bootstrap: str, name: str, frame, onset: int, scenario: str
                 time.sleep(0.5)  # refresh interval of the live view
         reader.stopped.set()
         reader.join(5)
-        return reader.alarms, time.monotonic() - started, metrics
+        return reader.alarms, time.monotonic() - started, metrics, reader.health
     finally:
         if detector.poll() is None:
             detector.terminate()

@@ -161,6 +161,19 @@ def test_episodes_open_recur_and_close_after_the_quiet_span() -> None:
     assert second is not first and second.alarms == 1
 
 
+def test_a_lasting_shift_keeps_its_episode_open_without_new_alarms() -> None:
+    """Window tests alarm on a rising edge: a shift that lasts is one alarm, then drifted panes."""
+    episodes = Episodes(partition=0, quiet=100)
+    episode = episodes.alarm("unit_price", "ks", 2.0, when=0.0, offset=10, events=10)
+    for events in range(60, 1_000, 50):
+        episodes.drifted("unit_price", events)
+        episodes.drifted("quantity", events)  # no episode open: nothing happens
+        assert episodes.advance(events, measured=False) == []
+    assert episodes.advance(1_059, measured=False) == []  # the last drifted pane was at 960
+    assert episodes.advance(1_060, measured=False) == [episode] and episode.alarms == 1
+    assert "quantity" not in episodes.open
+
+
 def test_an_episode_closes_with_its_impact_once_a_cutoff_measured_it() -> None:
     episodes = Episodes(partition=0, quiet=10)
     episode = episodes.alarm("country", "categorical", 2.0, when=0.0, offset=0, events=1)

@@ -9,19 +9,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+import pandas as pd
 import pytest
 import yaml
 from conftest import train
 from kafka_broker import wait_for
 from prometheus_stack import Prometheus, Pushgateway
 from services import ROOT as SERVICES_ROOT
-from services import base_env, replay
+from services import base_env, read_topic, replay
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "monitoring" / "prometheus"
 ROWS = 60_000
-DRIFT_ALERTS = {"DataDriftDetected", "ModelDriftDetected"}
+DRIFT_ALERTS = {"DataDriftEpisode", "ModelDriftDetected", "ModelErrorUp", "InputBreakage"}
 
 
 def panel_queries() -> list[str]:
@@ -76,9 +78,10 @@ def stack(kafka_bootstrap, topics, data_path, tmp_path, start_detector):
 
 def test_every_panel_and_alert_query_returns_data_and_drift_alerts_fire(stack) -> None:
     _, prometheus = stack("--scenario", "scale", "--onset", "0.5", training=True)
-    firing = wait_for(lambda: prometheus.query('ALERTS{alertname="DataDriftDetected"}'), 60,
-                      "DataDriftDetected in ALERTS", interval=1)
+    firing = wait_for(lambda: prometheus.query('ALERTS{alertname="DataDriftEpisode"}'), 60,
+                      "DataDriftEpisode in ALERTS", interval=1)
     assert {a["metric"]["feature"] for a in firing} & {"quantity", "unit_price", "line_total"}
+    assert {a["metric"]["severity"] for a in firing} == {"info"}  # data drift alone pages nobody
     empty = [e for e in panel_queries() if not prometheus.query(e)]
     assert empty == [], f"panel queries without data: {empty}"
     empty = [name for name, e in rule_queries().items() if not prometheus.query(e)]
@@ -93,21 +96,35 @@ def test_no_drift_alert_on_a_clean_shuffled_replay(stack) -> None:
     assert detector.total("clv_drift_detected_total") == 0
 
 
-def test_model_panels_show_scored_figures_and_the_model_alert_fires(stack, june_model) -> None:
-    """With a model and a time-ordered replay (outliers from July 2011): real model figures."""
-    _, prometheus = stack("--order", "time", "--scenario", "outliers", "--onset", "245903", rows=270_000,
+def test_model_panels_show_scored_figures_and_scale_pages_on_model_impact(stack, june_model, kafka_bootstrap,
+                                                                         topics) -> None:
+    """With a model and a time-ordered replay (scale from 2011-07-01): real model figures, and the
+    model's error up by the margin pages a person (ModelErrorUp); before the onset no cutoff's
+    error was (the clean slice pages nobody)."""
+    onset = pd.Timestamp("2011-07-01")
+    _, prometheus = stack("--order", "time", "--scenario", "scale", "--onset", "245903", rows=270_000,
                           DETECTOR_MODELS_DIR=str(june_model))
-    firing = wait_for(lambda: prometheus.query('ALERTS{alertname="ModelDriftDetected"}'), 60,
-                      "ModelDriftDetected in ALERTS", interval=1)
-    assert {a["metric"]["feature"] for a in firing} & {"error", "prediction"}
+    firing = wait_for(lambda: prometheus.query('ALERTS{alertname="ModelErrorUp",alertstate="firing"}'), 60,
+                      "ModelErrorUp in ALERTS", interval=1)
+    assert {a["metric"]["severity"] for a in firing} == {"page"}
+    assert prometheus.query('ALERTS{alertname="ModelDriftDetected",severity="info"}')
     version = (june_model / "latest").read_text().strip()
     model_panels = [e for e in panel_queries() if "clv_model" in e]
-    assert len(model_panels) >= 6
+    assert len(model_panels) >= 9
     empty = [e for e in model_panels if not [r for r in prometheus.query(e)
                                              if r["value"][1] not in ("NaN", "0")]]
     assert empty == [], f"model panels without figures: {empty}"
     shown = prometheus.query("clv_model_version_info == 1")
     assert [r["metric"]["version"] for r in shown] == [version]
+    events = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])]
+    impact = [e for e in events if e["detector"] == "model" and e["kind"] == "alarm"
+              and e["results"][0]["test"] in ("estimated", "realised")]
+    assert impact, "no impact alarm on drift.events"
+    for event in impact:  # a realised error covers [cutoff, cutoff + H): up only if that reaches the onset
+        labelled = event["results"][0]["test"] == "realised"
+        end = pd.Timestamp(event["window"]["event_time_end" if labelled else "event_time_start"])
+        assert end > onset, event
+        assert {m["population"] for m in event["model_error"]} == {"all", "active"}
 
 
 def test_batch_jobs_show_in_prometheus_through_the_pushgateway(kafka_bootstrap, topics, data_path, tmp_path,

@@ -1,8 +1,10 @@
 """Drift episodes: what a person reads instead of single alarms.
 
 An alarm is a point; an episode is a run of them on one feature of one partition. It opens
-with an alarm, stays open while alarms on the feature recur within ``quiet`` events of the
-last one, and closes once ``quiet`` events passed without one — but not before a model
+with an alarm, stays open while alarms on the feature recur, or its window tests stay
+drifted, within ``quiet`` events of the last, and closes once ``quiet`` events passed
+without either (window tests alarm on a rising edge only: a lasting shift is one alarm and
+then drifted evaluations) — but not before a model
 cutoff has measured it, when the partition's model estimates its error: an episode closes
 with its impact, the estimated MAE over its span against the holdout's.
 
@@ -28,7 +30,7 @@ class Episode:
     start_events: int  # the partition's valid events then
     end_time: float
     end_offset: int
-    last_alarm_events: int
+    last_drifted_events: int  # the partition's events at its last alarm or drifted evaluation
     alarms: int = 1
     tests: list[str] = field(default_factory=list)
     peak: float = 0.0  # the largest statistic / threshold among its alarms
@@ -72,11 +74,17 @@ class Episodes:
             self.opened += 1
             return episode
         episode.alarms += 1
-        episode.last_alarm_events, episode.end_time, episode.end_offset = events, when, offset
+        episode.last_drifted_events, episode.end_time, episode.end_offset = events, when, offset
         if test not in episode.tests:
             episode.tests.append(test)
         episode.peak = max(episode.peak, ratio)
         return None
+
+    def drifted(self, feature: str, events: int) -> None:
+        """An evaluation found ``feature`` still drifted: its open episode goes on."""
+        episode = self.open.get(feature)
+        if episode is not None:
+            episode.last_drifted_events = events
 
     def cutoff(self, statistic: float, estimated_mae: float, holdout_mae: float) -> None:
         """A model cutoff's estimated error: part of every open episode's impact."""
@@ -88,7 +96,7 @@ class Episodes:
         still waiting for a cutoff stay open while ``measured``, the model estimating)."""
         done = []
         for feature, episode in list(self.open.items()):
-            if events - episode.last_alarm_events < self.quiet or (measured and not episode.cutoffs):
+            if events - episode.last_drifted_events < self.quiet or (measured and not episode.cutoffs):
                 continue
             del self.open[feature]
             self.closed += 1

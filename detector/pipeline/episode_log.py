@@ -1,7 +1,7 @@
 """A partition's drift episodes (detector/drift/episodes.py) fed from what its rows produced.
 
-Alarms and the model's error estimates are taken in the order of the events that raised
-them; once the batch is in, episodes quiet for long enough close. Called where rows are
+Alarms, drifted evaluations and the model's error estimates are taken in the order of the
+events that raised them; once the batch is in, episodes quiet for long enough close. Called where rows are
 applied to the state, so a rebuilt state has the same episodes.
 """
 
@@ -19,6 +19,7 @@ def feed(episodes: Episodes, data: list[Outcome], model: list[ModelOutcome], off
     happened: list[tuple[int, int, object]] = []
     for outcome in data:
         happened.extend((outcome.position, 0, alarm) for alarm in outcome.alarms)
+        happened.extend((outcome.position, 2, r.feature) for r in outcome.results if r.drifted)
     happened.extend((o.position, 1, o) for o in model if o.result.test == "estimated")
     out: list[tuple[str, Episode]] = []
     for position, kind, item in sorted(happened, key=lambda h: (h[0], h[1])):
@@ -27,6 +28,8 @@ def feed(episodes: Episodes, data: list[Outcome], model: list[ModelOutcome], off
                                     events_before + position + 1)
             if opened is not None:
                 out.append(("open", opened))
+        elif kind == 2:
+            episodes.drifted(item, events_before + position + 1)
         else:
             reference = tracker.holdout()[0]["all"]
             episodes.cutoff(item.result.statistic, item.figures.estimated["all"][0], reference)

@@ -27,6 +27,7 @@ TESTS_BY_FEATURE = {
 MODEL_CHECKS = (("prediction", "ks"), ("prediction", "ks_active"), ("error", "out_of_range"),
                 ("error", "adwin"), ("error", "estimated"), ("error", "realised"))
 POPULATIONS = ("all", "active")  # detector/model/health.py
+BOUNDS = ("estimate", "low", "high")  # an estimated MAE and its band
 IMPACT_SIGNALS = ("estimated", "realised")
 EPISODE_IMPACTS = ("material", "immaterial", "unmeasured")
 PERFORMANCE = ("mae", "rmse", "naive_mae", "holdout_mae", "holdout_rmse", "baseline_mae")
@@ -179,7 +180,7 @@ class Metrics:
         for gauge in self._partition_gauges:
             gauge.labels(label)
         for population in POPULATIONS:  # NaN until the partition's first cutoff
-            for bound in ("estimate", "low", "high"):
+            for bound in BOUNDS:
                 self.estimated_mae.labels(label, population, bound).set(float("nan"))
             self.realised_mae.labels(label, population).set(float("nan"))
         for signal in IMPACT_SIGNALS:
@@ -197,9 +198,12 @@ class Metrics:
             self.detected.remove(*key[:3], label)
         for gauge in self._partition_gauges:
             gauge.remove(label)
-        for gauge in (self.estimated_mae, self.realised_mae, self.impact_cutoffs):
-            for labels in [k for k in gauge._metrics if k[0] == label]:
-                gauge.remove(*labels)
+        for population in POPULATIONS:
+            for bound in BOUNDS:
+                self.estimated_mae.remove(label, population, bound)
+            self.realised_mae.remove(label, population)
+        for signal in IMPACT_SIGNALS:
+            self.impact_cutoffs.remove(label, signal)
         self.partitions_owned.set(len(self._owned))
 
     @property
@@ -254,7 +258,7 @@ class Metrics:
         """A cutoff's error figures (detector/model/health.py) as its partition's latest."""
         label = str(partition)
         for population, (mae, low, high) in figures.estimated.items():
-            for bound, value in (("estimate", mae), ("low", low), ("high", high)):
+            for bound, value in zip(BOUNDS, (mae, low, high), strict=True):
                 self.estimated_mae.labels(label, population, bound).set(value)
         for population, mae in figures.realised.items():
             self.realised_mae.labels(label, population).set(mae)

@@ -5,8 +5,9 @@ A model is trained on the rows before --train-until (H days, the trainer's code)
 clean or with a scenario from --onset, goes in time order through one Pipeline with that
 model, keyed into --partitions partitions as the producer does. From its drift.events:
 
-- data alarms, and drift episodes opened (per partition and feature) and closed, with
-  their impact on the model's estimated error (material above the margin);
+- data alarms, and drift episodes opened (per partition and feature; by the month they
+  opened) and the material ones among those closed (by the month they closed: when their
+  impact on the model's estimated error is known);
 - pages, as the alert rules would send them: ModelErrorUp (a partition's estimated or
   realised error above the margin for DETECTOR_MODEL_IMPACT_CUTOFFS cutoffs: counted at
   the fleet flag's rising edges, at the event time the cutoff was judged) and
@@ -74,8 +75,8 @@ def run(frame: pd.DataFrame, onset: int, model, partitions: int, config: ModelCo
             opened[month(e["episode"]["start_time"])] += 1
         elif e["kind"] == "episode_close":
             episode = e["episode"]
-            if episode["material"]:
-                material[month(episode["start_time"])] += 1
+            if episode["material"]:  # counted when it closes: that is when its impact is known
+                material[f"{times.iloc[row - 1]:%Y-%m}"] += 1
             if "tail" in episode["tests"]:
                 pages[month(episode["start_time"])] += 1
                 if row >= onset:

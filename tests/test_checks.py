@@ -198,9 +198,14 @@ def test_the_tail_critical_value_is_hills_pareto_tail_at_its_upper_limit() -> No
     upper = hill * 10 / gamma.ppf(1e-3, 10)
     t = 1e-9  # (10/1000)(c/100)^(-1/upper) = t
     assert critical_value(reference, t) == pytest.approx(100 * (0.01 / t) ** upper, rel=1e-12)
-    tied = np.concatenate([np.linspace(1, 90, 990), np.full(10, 100.0)])
-    tied_upper = np.log(100 / 90) * 10 / gamma.ppf(1e-3, 10)  # u: the largest value below the ties
-    assert critical_value(tied, t) == pytest.approx(90 * (0.01 / t) ** tied_upper, rel=1e-12)
+    # ties at the 10th largest: u is the largest value below them, all of them are the top
+    tied_top = np.array([*(100 + 10 * np.arange(1, 10)), 100.0, 100.0, 100.0])
+    tied = np.concatenate([np.linspace(1, 90, 990), tied_top])
+    tied_upper = np.mean(np.log(tied_top / 90)) * 12 / gamma.ppf(1e-3, 12)
+    assert critical_value(tied, t) == pytest.approx(90 * (12 / (1002 * t)) ** tied_upper, rel=1e-12)
+    # a top of a few repeated values is a point mass (a sentinel), not a tail: not tested
+    sentinel = np.concatenate([np.linspace(1, 9_360, 950), np.full(50, 9_999.0)])
+    assert critical_value(sentinel, t) == np.inf
     assert critical_value(-reference, t) == np.inf  # no positive tail on that side
     check = TailCheck("x", reference, window=200, pane=50, alpha=2 * 50 * t)
     assert (check.high, check.low) == (critical_value(reference, t), -np.inf)

@@ -113,12 +113,32 @@ def _results(results: list[dict]) -> str:
             f"{rows}</table>")
 
 
-def render(alarm: dict, report: dict | None = None) -> str:
+def _episode(episode: dict) -> str:
+    impact = episode.get("impact")
+    verdict = ("unmeasured (no model estimate)" if episode.get("material") is None else
+               f"{'material' if episode['material'] else 'immaterial'}: estimated error band "
+               f"{impact:+.0%} against the holdout MAE")
+    facts = [("episode", episode["id"]), ("state", episode["state"]),
+             ("span (event time)", f"{episode['start_time']} → {episode['end_time']} (its last alarm)"),
+             ("offsets", f"{episode['start_offset']:,} → {episode['end_offset']:,}"),
+             ("alarms", f"{episode['alarms']:,} ({', '.join(episode['tests'])})"),
+             ("peak", f"{episode['peak']:.3g} × its threshold"), ("model cutoffs inside", episode["cutoffs"]),
+             ("estimated MAE", None if episode.get("estimated_mae") is None else
+              f"{episode['estimated_mae']:.1f} (holdout {episode['holdout_mae']:.1f})"),
+             ("impact on the model", verdict)]
+    return ("<h2>Episode</h2><p class=\"sub\">A run of alarms on one feature of one partition; below, "
+            "its peak alarm.</p><table>" + "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
+                                                     for k, v in facts if v is not None) + "</table>")
+
+
+def render(alarm: dict, report: dict | None = None, episode: dict | None = None) -> str:
     """The page for an alarm (a drift.events message as a dict), with the worker's report
-    around it when there is one."""
+    around it when there is one, and the episode it belongs to when given."""
     first = alarm["results"][0]
     window = alarm["window"]
     title = f"{first['feature']} / {first['test']}: {alarm['detector']} drift alarm"
+    if episode is not None:
+        title = f"{episode['feature']}: drift episode of {episode['alarms']:,} alarm(s)"
     facts = [("raised", alarm.get("emitted_at")), ("worker", alarm.get("worker")),
              ("input partition", alarm.get("partition")), ("model version", alarm.get("model_version")),
              ("window (event time)", f"{window.get('event_time_start')} → {window.get('event_time_end')}"),
@@ -130,7 +150,8 @@ def render(alarm: dict, report: dict | None = None) -> str:
              f'{first["threshold"]:.4g}</p><table>'
              + "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
                        for k, v in facts if v is not None)
-             + "</table><h2>Alarm</h2>" + _results(alarm["results"])]
+             + "</table>" + (_episode(episode) if episode is not None else "")
+             + "<h2>Alarm</h2>" + _results(alarm["results"])]
     if alarm.get("segments"):
         rows = "".join(f"<tr><td>{escape(g['kind'])}</td><td>{escape(g['name'])}</td>"
                        f"<td>{g['contribution']:+.3f}</td><td>{g['count']}</td></tr>"

@@ -20,8 +20,9 @@ from schemas.topics import KafkaSettings
 console = Console(stderr=True, soft_wrap=True)
 
 
-def alarms(kafka: KafkaSettings, timeout: float = 60.0) -> list[dict]:
-    """Every alarm on the drift events topic, oldest first (partition by partition)."""
+def alarms(kafka: KafkaSettings, timeout: float = 60.0,
+           kinds: tuple[str, ...] = ("alarm",)) -> list[dict]:
+    """Every alarm (or event of ``kinds``) on the drift events topic, oldest first."""
     topic = kafka.drift_events_topic
     consumer = Consumer(kafka.librdkafka(**{"group.id": "driftstream-report", "enable.auto.commit": False,
                                             "enable.partition.eof": True}))
@@ -40,26 +41,60 @@ def alarms(kafka: KafkaSettings, timeout: float = 60.0) -> list[dict]:
                         done.add(msg.partition())
                     continue
                 event = orjson.loads(msg.value())
-                if event.get("kind") == "alarm":
+                if event.get("kind") in kinds:
                     found.append(event)
         return sorted(found, key=lambda e: e["emitted_at"])
     finally:
         consumer.close()
 
 
+def episode_alarm(events: list[dict], which: str, feature: str | None) -> tuple[dict, dict]:
+    """The episode named ``which`` (an id, or "latest") and its peak alarm."""
+    episodes: dict[str, dict] = {}
+    for event in events:  # oldest first: a close replaces its open
+        on_feature = event["kind"].startswith("episode_") and feature in (None, event["episode"]["feature"])
+        if on_feature:
+            episodes[event["episode"]["id"]] = event["episode"]
+    if not episodes:
+        raise LookupError(f"no drift episode{f' on {feature}' if feature else ''}")
+    if which != "latest" and which not in episodes:
+        raise LookupError(f"no episode {which!r}; the latest: {', '.join(list(episodes)[-5:])}")
+    episode = episodes[which] if which != "latest" else list(episodes.values())[-1]
+    partition = int(episode["id"].split("-", 1)[0])
+    inside = [a for a in events if a["kind"] == "alarm" and a.get("partition") == partition
+              and a["results"][0]["feature"] == episode["feature"]
+              and episode["start_time"] <= (a["window"]["event_time_end"] or "") <= episode["end_time"]]
+    if not inside:
+        raise LookupError(f"the alarms of episode {episode['id']} are no longer on the topic")
+    peak = max(inside, key=lambda a: a["results"][0]["statistic"] / (a["results"][0]["threshold"] or 1))
+    return episode, peak
+
+
 @flags_from(KafkaSettings)
 def report(
     index: Annotated[int, typer.Option(help="which alarm: 0 the first, -1 the latest")] = -1,
-    feature: Annotated[str | None, typer.Option(help="only alarms on this feature")] = None,
+    feature: Annotated[str | None, typer.Option(help="only alarms (or episodes) on this feature")] = None,
+    episode: Annotated[str | None, typer.Option(help="the page of a drift episode instead: its id (on "
+                                                "drift.events and in the log), or 'latest'")] = None,
     out: Annotated[Path, typer.Option(help="where to write the page")] = Path("alarm-report.html"),
     **overrides: str | None,
 ) -> None:
-    """Render an alarm read back from drift.events as a self-contained HTML page."""
+    """Render an alarm (or a drift episode, with its peak alarm) read back from drift.events
+    as a self-contained HTML page."""
     try:
         kafka = build(KafkaSettings, overrides)
         connection.check(kafka)
-        found = [a for a in alarms(kafka) if feature is None or a["results"][0]["feature"] == feature]
-    except (ValidationError, RuntimeError) as error:
+        kinds = ("alarm", "episode_open", "episode_close") if episode else ("alarm",)
+        events = alarms(kafka, kinds=kinds)
+        found = [a for a in events if a["kind"] == "alarm"
+                 and (feature is None or a["results"][0]["feature"] == feature)]
+        if episode:
+            chosen, peak = episode_alarm(events, episode, feature)
+            out.write_text(render(peak, episode=chosen))
+            console.print(f"{out}: episode {chosen['id']} ({chosen['state']}, {chosen['alarms']} alarm(s)), "
+                          f"its peak alarm {peak['results'][0]['test']} of {peak['emitted_at']}")
+            return
+    except (ValidationError, RuntimeError, LookupError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
     if not found:

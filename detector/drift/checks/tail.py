@@ -20,7 +20,10 @@ def critical_value(side: np.ndarray, tail_probability: float) -> float:
     for x > u, with k the values above u. γ is Hill's estimator, the mean of log(x/u) over them,
     taken at its upper confidence limit: for a Pareto tail k·γ̂/γ follows Gamma(k), and a larger
     γ is a heavier tail, so the test errs towards fewer alarms. Tails lighter than Pareto's (an
-    exponential, a bounded one) make it more conservative still.
+    exponential, a bounded one) make it more conservative still. A top made of fewer than
+    MIN_TAIL distinct values is a point mass, not a tail: Hill's γ would then measure only the
+    gap between u and that value (a reference whose top 5 % is the sentinel −9999, with u at
+    −9,360, put the critical value at −30,000 and flagged the data set's own −80,995).
     """
     n = side.size
     ordered = np.sort(side)[::-1]
@@ -32,6 +35,8 @@ def critical_value(side: np.ndarray, tail_probability: float) -> float:
         return float("inf")
     u = float(below[0])
     top = ordered[: n - below.size]
+    if np.unique(top).size < MIN_TAIL:  # a few repeated values (sentinels such as 99999): no tail to fit
+        return float("inf")
     k = top.size
     hill = float(np.mean(np.log(top / u)))
     upper = hill * k / float(gamma.ppf(CONFIDENCE, k))

@@ -17,6 +17,8 @@ from detector.metrics import Metrics
 from detector.pipeline.messages import Message
 from detector.pipeline.pipeline import Pipeline
 from detector.pipeline.report import PAGE_NAME
+from detector.pipeline.report_page import render
+from detector.runtime.report_cli import episode_alarm
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
@@ -85,3 +87,41 @@ def test_a_console_message_would_be_seen(tmp_path) -> None:
     page = tmp_path / "noisy.html"
     page.write_text('<!DOCTYPE html><html><body><script>console.error("broken")</script></body></html>')
     assert any("broken" in line for line in console_messages(chromium(page, tmp_path, "--dump-dom")))
+
+
+def test_an_episode_page_shows_the_episode_and_its_peak_alarm(tmp_path) -> None:
+    """`python -m detector report --episode`: the episode from drift.events (its close replacing its
+    open), the alarm of its span with the highest statistic over threshold, one page."""
+    rng = np.random.default_rng(4)
+    pipeline = Pipeline(MonitorConfig(reference_size=1_000, window_size=100, panes=4, episode_quiet=300),
+                        Metrics(CollectorRegistry()), tmp_path / "reports")
+    quantities = [*rng.integers(1, 10, 1_500), *rng.integers(30, 60, 200), *rng.integers(1, 10, 600)]
+    events = []
+    for start in range(0, len(quantities), 100):
+        batch = []
+        for i, q in enumerate(quantities[start:start + 100], start):
+            row = {"InvoiceNo": str(500_000 + i), "StockCode": "A", "Description": None, "Quantity": int(q),
+                   "InvoiceDate": f"2011-01-01T{10 + i // 1_000:02d}:{i // 60 % 60:02d}:{i % 60:02d}",
+                   "UnitPrice": 2.0, "CustomerID": None, "Country": "United Kingdom"}
+            batch.append(Message(b"k", orjson.dumps(row), [], "tx", 0, i))
+        events += [orjson.loads(v) for _, v in pipeline.process(batch).drift_events]
+    episode, peak = episode_alarm(events, "latest", "quantity")
+    assert episode["state"] == "closed" and episode["feature"] == "quantity"
+    inside = [e for e in events if e["kind"] == "alarm" and e["results"][0]["feature"] == "quantity"]
+    assert len(inside) == episode["alarms"]
+    ratio = [e["results"][0]["statistic"] / e["results"][0]["threshold"] for e in inside
+             if e["results"][0]["test"] != "adwin"]  # an ADWIN detection counts 1 (its threshold: δ)
+    assert peak["results"][0]["statistic"] / peak["results"][0]["threshold"] == max(ratio) == episode["peak"]
+    assert episode_alarm(events, episode["id"], None) == (episode, peak)
+    with pytest.raises(LookupError, match="no episode 'nope'"):
+        episode_alarm(events, "nope", None)
+    page = tmp_path / "episode.html"
+    page.write_text(render(peak, episode=episode))
+    html = page.read_text()
+    assert f"quantity: drift episode of {episode['alarms']} alarm(s)" in html and episode["id"] in html
+    assert "unmeasured (no model estimate)" in html
+    shot = ARTIFACTS / "episode-report.png"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot.unlink(missing_ok=True)
+    taken = chromium(page, tmp_path, f"--screenshot={shot}", "--window-size=1100,1300")
+    assert taken.returncode == 0 and shot.stat().st_size > 20_000

@@ -33,7 +33,7 @@ class Episode:
     last_drifted_events: int  # the partition's events at its last alarm or drifted evaluation
     alarms: int = 1
     tests: list[str] = field(default_factory=list)
-    peak: float = 0.0  # the largest statistic / threshold among its alarms
+    peak: float = 0.0  # the largest statistic / threshold among its alarms (an ADWIN detection: 1)
     segments: list[tuple[str, str, float, int]] = field(default_factory=list)  # of its peak alarm
     # Cutoffs inside it: (estimated error check's statistic, estimated MAE, holdout MAE)
     cutoffs: list[tuple[float, float, float]] = field(default_factory=list)

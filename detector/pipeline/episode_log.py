@@ -12,6 +12,11 @@ from detector.drift.monitor import Outcome
 from detector.model.tracker import ModelOutcome, ModelTracker, TrackerState
 
 
+def severity(test: str, statistic: float, threshold: float) -> float:
+    """An alarm's statistic over its threshold; an ADWIN detection (threshold: its δ) counts 1."""
+    return 1.0 if test == "adwin" or not threshold else statistic / threshold
+
+
 def feed(episodes: Episodes, data: list[Outcome], model: list[ModelOutcome], offsets: list[int],
          times: list[float], events_before: int, tracker: ModelTracker, tracked: TrackerState
          ) -> list[tuple[str, Episode]]:
@@ -24,7 +29,8 @@ def feed(episodes: Episodes, data: list[Outcome], model: list[ModelOutcome], off
     out: list[tuple[str, Episode]] = []
     for position, kind, item in sorted(happened, key=lambda h: (h[0], h[1])):
         if kind == 0:
-            opened = episodes.alarm(item.feature, item.test, item.ratio, times[position], offsets[position],
+            peak = severity(item.test, item.statistic, item.threshold)
+            opened = episodes.alarm(item.feature, item.test, peak, times[position], offsets[position],
                                     events_before + position + 1)
             if opened is not None:
                 out.append(("open", opened))

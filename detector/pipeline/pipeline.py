@@ -253,7 +253,8 @@ class Pipeline:
             context = self._alarm_context(state, outcome, alarm)
             self.metrics.segments(alarm.feature, [(f"{s.kind}={s.name}", s.contribution) for s in context[1]])
             episode = state.episodes.open.get(alarm.feature)
-            if episode is not None and alarm.ratio >= episode.peak and context[1]:  # its peak alarm's
+            peak = episode_log.severity(alarm.test, alarm.statistic, alarm.threshold)
+            if episode is not None and peak >= episode.peak and context[1]:  # its peak alarm's
                 episode.segments = [(s.kind, s.name, s.contribution, s.count) for s in context[1]]
             self._report = event("alarm", [alarm], context)
             out.append((alarm.feature.encode(), drift_event.encode(self._report)))

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from pydantic import ValidationError
 from rich.console import Console
 
+from detector.pipeline.episode_log import severity
 from detector.pipeline.report_page import render
 from schemas import kafka as connection
 from schemas.settings import build, flags_from
@@ -66,7 +67,8 @@ def episode_alarm(events: list[dict], which: str, feature: str | None) -> tuple[
               and episode["start_time"] <= (a["window"]["event_time_end"] or "") <= episode["end_time"]]
     if not inside:
         raise LookupError(f"the alarms of episode {episode['id']} are no longer on the topic")
-    peak = max(inside, key=lambda a: a["results"][0]["statistic"] / (a["results"][0]["threshold"] or 1))
+    peak = max(inside, key=lambda a: severity(a["results"][0]["test"], a["results"][0]["statistic"],
+                                              a["results"][0]["threshold"]))
     return episode, peak
 
 

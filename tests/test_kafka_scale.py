@@ -118,7 +118,10 @@ def test_a_model_announced_mid_replay_reaches_every_worker(
     for worker in workers:
         wait_for(lambda w=worker: w.value(f'clv_model_version_info{{version="{version}"}}') == 1, 120,
                  f"{worker.log.parent.name} to use {version}", interval=0.5)
-        assert (worker.log.parent / "models" / version / artifacts.METADATA).exists()  # from Kafka
+        fetched = worker.log.parent / "models" / version
+        assert (fetched / artifacts.METADATA).exists()  # from Kafka
+        assert (fetched / artifacts.LOSS_MODEL).read_bytes() == (june_model / version / artifacts.LOSS_MODEL
+                                                                 ).read_bytes()  # the loss model too
     assert producer.wait(120) == 0
     wait_fleet(workers, 60_000)
 

@@ -34,5 +34,11 @@ def test_demo_runs_and_catches_the_drift(data_path, tmp_path) -> None:
     assert int(made.replace(",", "")) > 0 and int(scored.replace(",", "")) > 0
     mae = float(re.search(r"rolling MAE ([\d.]+)", output).group(1))
     assert mae > 0
+    # ... read as a person would: episodes with their impact, estimated against realised error,
+    # and no page while the model beats its holdout.
+    alarms, episodes = re.search(r"data: ([\d,]+) alarms in ([\d,]+) drift episodes", output).groups()
+    assert int(alarms.replace(",", "")) > int(episodes.replace(",", "")) > 0
+    assert "model error per cutoff (all customers): estimated before labels, realised after" in output
+    assert "pages a person would have received: 0" in output
     assert (tmp_path / "reports" / "latest_drift_report.html").exists()
     assert "where to look" in output

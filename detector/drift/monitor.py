@@ -45,8 +45,8 @@ class MonitorConfig(BaseModel):
     adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN confidence delta")
     adwin_clock: int = Field(8, ge=1, description="ADWIN checks for a change every this many updates")
     adwin_group: int = Field(1, ge=1, description="events averaged per ADWIN update (CPU vs delay)")
-    episode_quiet: int = Field(2000, ge=1, description="events of a partition without an alarm on a "
-                               "feature that close its drift episode")
+    episode_quiet: int = Field(2000, ge=1, description="events of a partition without an alarm or a "
+                               "drifted evaluation of a feature that close its drift episode")
 
     @model_validator(mode="after")
     def _panes_divide_the_window(self) -> MonitorConfig:

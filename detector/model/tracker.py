@@ -51,7 +51,6 @@ from schemas.features import DAY
 log = logging.getLogger(__name__)
 MIN_PREDICTIONS = 50  # fewer predictions or scores at a cutoff are not checked
 LEVEL_TESTS = 3  # model tests run at a level (ks, ks_active, out_of_range): they share alpha
-KEPT_CUTOFFS = 64  # per partition, the latest cutoffs' error figures (episodes read them)
 DEFAULT_HORIZON_DAYS = 90  # customer state horizon while no model is loaded
 
 
@@ -106,7 +105,7 @@ class TrackerState:
     errors: deque[tuple[float, np.ndarray, np.ndarray]] = field(default_factory=deque)
     error_count: int = 0
     error_check: AdwinCheck | None = None
-    cutoff_errors: deque[health.CutoffError] = field(default_factory=lambda: deque(maxlen=KEPT_CUTOFFS))
+    estimated: int = 0  # cutoffs whose error the loss model estimated (episodes wait for one)
     impact: dict[str, int] = field(default_factory=dict)  # signal -> consecutive cutoffs above margin
 
     @property
@@ -170,7 +169,7 @@ class ModelTracker:
         state.drifted.clear()
         state.errors.clear()
         state.error_count = 0
-        state.cutoff_errors.clear()
+        state.estimated = 0
         state.impact.clear()
         state.store.horizon = self.horizon
         state.error_check = None if self.model is None else AdwinCheck(
@@ -238,7 +237,7 @@ class ModelTracker:
                                      position, cutoff, predictions[active]))
         if losses is not None:
             pending.figures = health.estimate(self.model, cutoff, losses, active)
-            state.cutoff_errors.append(pending.figures)
+            state.estimated += 1
             verdict = health.estimated_verdict(pending.figures, reference_maes, self.config.impact_margin)
             out.append(self._impact(state, verdict, position, cutoff, losses, pending.figures))
         return out

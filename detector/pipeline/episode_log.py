@@ -40,6 +40,6 @@ def feed(episodes: Episodes, data: list[Outcome], model: list[ModelOutcome], off
             reference = tracker.holdout()[0]["all"]
             episodes.cutoff(item.result.statistic, item.figures.estimated["all"][0], reference)
     measured = tracker.model is not None and tracker.model.loss_model is not None \
-        and bool(tracked.cutoff_errors)
+        and tracked.estimated > 0
     out.extend(("close", e) for e in episodes.advance(events_before + len(times), measured))
     return out

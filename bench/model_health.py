@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 
+from demo.model_health import ModelErrorUp  # noqa: E402
 from detector.drift.monitor import MonitorConfig  # noqa: E402
 from detector.metrics import Metrics  # noqa: E402
 from detector.model.loader import load  # noqa: E402
@@ -64,9 +65,9 @@ def run(frame: pd.DataFrame, onset: int, model, partitions: int, config: ModelCo
             batch = messages[start:start + 1000]
             events += [(start + len(batch), orjson.loads(v)) for _, v in pipeline.process(batch).drift_events]
     alarms, opened, material, pages = Counter(), Counter(), Counter(), Counter()
-    streak: dict[tuple[int, str], int] = {}
+    model_error = ModelErrorUp(config.impact_cutoffs)
     out_of_range: dict[int, bool] = {}  # per partition: its latest window over BREAKAGE_SHARE out of range
-    flag, broken, first_page = False, False, None
+    broken, first_page = False, None
     onset_time = times.iloc[min(onset, len(frame) - 1)]
     for row, e in events:
         if e["kind"] == "alarm" and e["detector"] == "data":
@@ -81,17 +82,12 @@ def run(frame: pd.DataFrame, onset: int, model, partitions: int, config: ModelCo
                 pages[month(episode["start_time"])] += 1
                 if row >= onset:
                     first_page = first_page or (row, "InputBreakage/tail", episode["start_time"])
-        elif e["detector"] == "model" and e["results"][0]["test"] in ("estimated", "realised"):
-            result = e["results"][0]
-            key = (e["partition"], result["test"])
-            streak[key] = streak.get(key, 0) + 1 if result["drifted"] else 0
-            now = any(n >= config.impact_cutoffs for n in streak.values())
-            if now and not flag:
-                judged = e["window"]["event_time_end" if result["test"] == "realised" else "event_time_start"]
-                pages[month(judged)] += 1
-                if row >= onset:
-                    first_page = first_page or (row, f"ModelErrorUp/{result['test']}", judged)
-            flag = now
+        elif model_error.observe(e):
+            test = e["results"][0]["test"]
+            judged = e["window"]["event_time_end" if test == "realised" else "event_time_start"]
+            pages[month(judged)] += 1
+            if row >= onset:
+                first_page = first_page or (row, f"ModelErrorUp/{test}", judged)
         elif e["kind"] == "evaluation" and e["detector"] == "data":
             out_of_range[e["partition"]] = any(r["test"] == "out_of_range" and r["statistic"] > BREAKAGE_SHARE
                                                for r in e["results"])

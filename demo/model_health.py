@@ -41,22 +41,38 @@ def cutoff_table(events: list[dict]) -> Table:
     return table
 
 
+class ModelErrorUp:
+    """The ModelErrorUp page replayed from drift.events: ``observe`` is True at each rising edge
+    of "some partition's estimated or realised error was above the margin for ``impact_cutoffs``
+    cutoffs in a row" (the alert rule's max over the workers' clv_model_impact_material)."""
+
+    def __init__(self, impact_cutoffs: int) -> None:
+        self.impact_cutoffs = impact_cutoffs
+        self.streak: dict[tuple[int, str], int] = {}
+        self.firing = False
+
+    def observe(self, event: dict) -> bool:
+        if not (event.get("model_error") and event["results"][0]["test"] in ("estimated", "realised")):
+            return False
+        result = event["results"][0]
+        key = (event["partition"], result["test"])
+        self.streak[key] = self.streak.get(key, 0) + 1 if result["drifted"] else 0
+        now = any(n >= self.impact_cutoffs for n in self.streak.values())
+        rising, self.firing = now and not self.firing, now
+        return rising
+
+
 def pages(events: list[dict], impact_cutoffs: int) -> list[str]:
     """The pages the alert rules would have sent: ModelErrorUp at each rising edge of any
     partition's impact streak reaching ``impact_cutoffs``; InputBreakage for tail episodes."""
-    out, streak, flag = [], {}, False
+    out, model_error = [], ModelErrorUp(impact_cutoffs)
     for e in events:
         if e["kind"] == "episode_open" and e["episode"]["tests"] == ["tail"]:
             out.append(f"InputBreakage: {e['episode']['feature']} at {e['episode']['start_time']}")
-        elif e.get("model_error") and e["results"][0]["test"] in ("estimated", "realised"):
+        elif model_error.observe(e):
             result = e["results"][0]
-            key = (e["partition"], result["test"])
-            streak[key] = streak.get(key, 0) + 1 if result["drifted"] else 0
-            now = any(n >= impact_cutoffs for n in streak.values())
-            if now and not flag:
-                out.append(f"ModelErrorUp ({result['test']}): cutoff {e['window']['event_time_start'][:10]}, "
-                           f"error band {result['statistic']:+.0%} against the holdout")
-            flag = now
+            out.append(f"ModelErrorUp ({result['test']}): cutoff {e['window']['event_time_start'][:10]}, "
+                       f"error band {result['statistic']:+.0%} against the holdout")
     return out
 
 

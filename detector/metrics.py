@@ -140,6 +140,11 @@ class Metrics:
             self.impact_material.labels(signal).set(0)
         for population in POPULATIONS:
             self.holdout_mae.labels(population).set(float("nan"))
+        self.retrain_recommended = Gauge("clv_retrain_recommended", "1 while the retrain policy (recommend, "
+                                         "auto) recommends retraining: an owned partition's error impact "
+                                         "is material", registry=r)
+        self.retrain_requests = Counter("clv_retrain_requests_sent", "Retrain requests this worker wrote "
+                                        "to retrain.requests (policy auto)", registry=r)
         self.kafka_connected = Gauge("clv_kafka_connected", "1 while the broker answers the pipeline "
                                      "process (checked every few seconds)", registry=r)
         self.up = Gauge("clv_detector_up", "1 while the detector worker runs", registry=r)

@@ -41,7 +41,8 @@ def replay_command(
         settings, kafka = build(ProducerSettings, overrides), build(KafkaSettings, overrides)
         push = build(PushSettings, overrides)
         frame = data.arrange(data.load_online_retail(settings.data, settings.cache_dir, download),
-                             settings.order, settings.seed, settings.passes, settings.limit)
+                             settings.order, settings.seed, settings.passes, settings.limit,
+                             settings.skip)
         spec = scenarios.Scenario(settings.scenario, scenarios.resolve_onset(settings.onset, len(frame)),
                                   ramp=settings.ramp, size=settings.size, country=settings.country)
     except (ValueError, data.DataError) as error:  # pydantic's ValidationError is a ValueError

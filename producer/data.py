@@ -88,8 +88,10 @@ def _cached_or_download(cache_dir: Path | None, download: bool) -> Path:
     return target
 
 
-def arrange(frame: pd.DataFrame, order: str, seed: int, passes: int = 1, limit: int = 0) -> pd.DataFrame:
-    """The rows in replay order, ``passes`` times over, then the first ``limit`` (0: all).
+def arrange(frame: pd.DataFrame, order: str, seed: int, passes: int = 1, limit: int = 0,
+            skip: int = 0) -> pd.DataFrame:
+    """The rows in replay order, ``passes`` times over, then the first ``limit`` (0: all)
+    without the first ``skip``.
 
     ``shuffled``: each pass a new seeded permutation (a stationary stream as long as wanted).
     ``time``: by InvoiceDate; each later pass moved forward by the data's span rounded up to
@@ -103,4 +105,7 @@ def arrange(frame: pd.DataFrame, order: str, seed: int, passes: int = 1, limit: 
         span = pd.Timedelta(weeks=int(weeks))
         parts = [ordered.assign(InvoiceDate=ordered["InvoiceDate"] + k * span) for k in range(passes)]
     out = pd.concat(parts, ignore_index=True) if passes > 1 else parts[0].reset_index(drop=True)
-    return out.iloc[:limit] if limit else out
+    out = out.iloc[:limit] if limit else out
+    if skip >= len(out):
+        raise DataError(f"--skip {skip} leaves no row of the {len(out):,} to replay")
+    return out.iloc[skip:].reset_index(drop=True) if skip else out

@@ -29,4 +29,6 @@ class ProducerSettings(BaseSettings):
     passes: int = Field(1, ge=1, le=100, description="replay the data this many times (shuffled: a new "
                         "permutation each pass; time: each pass shifted forward by the data's span)")
     limit: int = Field(0, ge=0, description="replay only the first N rows; 0 = all")
+    skip: int = Field(0, ge=0, description="start at this row of the order (with --limit N: rows skip to "
+                      "N − 1), e.g. to write a topic in parts; the onset counts from the first row replayed")
     malformed: int = Field(0, ge=0, description="malformed messages to mix in (they go to the DLQ)")

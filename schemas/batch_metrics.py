@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -70,3 +71,28 @@ def push_replay(settings: PushSettings, *, success: bool, seconds: float, produc
     Gauge("clv_replay_info", "The last replay's scenario and order (1)", ["scenario", "order"],
           registry=r).labels(scenario, order).set(1)
     return _push(settings, "driftstream_producer", r)
+
+
+def push_retrain(settings: PushSettings, outcomes: list, in_progress: bool) -> bool:
+    """The trainer service's figures: every outcome recorded on retrain.outcomes so far (so the
+    counts survive restarts), the last comparison's two MAEs, and whether it is training now."""
+    r = CollectorRegistry()
+    counts = Counter("clv_retrain_outcomes", "Retrain requests handled, by outcome and who asked",
+                     ["outcome", "requested_by"], registry=r)
+    for outcome in ("promoted", "rejected", "failed", "superseded"):
+        for requester in ("person", "policy"):
+            counts.labels(outcome, requester).inc(
+                sum(1 for o in outcomes if o.outcome == outcome and o.requested_by == requester))
+    Gauge("clv_retrain_in_progress", "1 while the trainer service trains a challenger",
+          registry=r).set(in_progress)
+    compared = [o for o in outcomes if o.challenger_mae is not None]
+    last = compared[-1] if compared else None
+    mae = Gauge("clv_retrain_mae", "The last comparison's MAE on its labelled cutoff (champion: NaN "
+                "when there was none)", ["model"], registry=r)
+    for model in ("champion", "challenger"):
+        value = getattr(last, f"{model}_mae", None) if last else None
+        mae.labels(model).set(float("nan") if value is None else value)
+    Gauge("clv_retrain_last_outcome_timestamp_seconds", "When the last request was answered",
+          registry=r).set(datetime.fromisoformat(outcomes[-1].finished_at).timestamp() if outcomes
+                          else float("nan"))
+    return _push(settings, "driftstream_retrain", r)

@@ -26,6 +26,21 @@ HEADER_VALUE_TRUNCATED = "error-value-truncated"  # the original size, when only
 DLQ_MAX_VALUE_BYTES = 960_000
 
 
+def dead_letter(value: bytes | None, reason: str, detail: str, topic: str, partition: int, offset: int
+                ) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """A dead letter's value and headers: the message as it came (a prefix if too large), why it
+    was rejected and where it came from."""
+    headers = [(HEADER_ERROR_REASON, reason.encode()),
+               (HEADER_ERROR_DETAIL, detail[:500].encode(errors="replace")),
+               (HEADER_SOURCE_TOPIC, topic.encode()),
+               (HEADER_SOURCE_PARTITION, str(partition).encode()),
+               (HEADER_SOURCE_OFFSET, str(offset).encode())]
+    if value is not None and len(value) > DLQ_MAX_VALUE_BYTES:
+        headers.append((HEADER_VALUE_TRUNCATED, str(len(value)).encode()))
+        value = value[:DLQ_MAX_VALUE_BYTES]
+    return value, headers
+
+
 class KafkaSettings(BaseSettings):
     """Broker and topics; every service reads the same names."""
 
@@ -53,6 +68,10 @@ class KafkaSettings(BaseSettings):
     model_updates_topic: str = Field("model.updates", description="new model versions")
     model_artifacts_topic: str = Field("model.artifacts", description="model versions' files "
                                        "(compacted), so every worker can load any version")
+    retrain_requests_topic: str = Field("retrain.requests", description="requests to retrain the model "
+                                        "(a person, the detector's policy)")
+    retrain_outcomes_topic: str = Field("retrain.outcomes", description="what became of each retrain "
+                                        "request: promoted, rejected, failed, superseded")
     topic_partitions: int = Field(3, ge=1, le=256, description="partitions for topics we create")
     topic_replication_factor: int = Field(1, ge=1, le=32, description="replication factor of topics "
                                           "we create")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import orjson
 import pandas as pd
@@ -16,9 +15,10 @@ from schemas import artifacts
 from schemas import kafka as connection
 from schemas.batch_metrics import PushSettings, push_training
 from schemas.settings import build, flags_from
-from schemas.topics import KafkaSettings, ensure_topics
+from schemas.topics import KafkaSettings
 from trainer import versions
 from trainer.features import TrainingDataError
+from trainer.publish import publish
 from trainer.settings import TrainerSettings
 from trainer.train import fit
 
@@ -35,30 +35,6 @@ def select_window(frame: pd.DataFrame, since: str | None, until: str | None) -> 
     if window.empty:
         raise TrainingDataError(f"no rows between {start} and {end}")
     return window.reset_index(drop=True)
-
-
-def publish(kafka: KafkaSettings, metadata: dict, path: Path) -> None:
-    """The version's files on model.artifacts, then the announcement on model.updates naming
-    where they are, so that workers on any machine can load it."""
-    from confluent_kafka import Producer
-
-    ensure_topics(kafka, [kafka.model_artifacts_topic], partitions=1, config=artifacts.ARTIFACTS_TOPIC_CONFIG)
-    ensure_topics(kafka, [kafka.model_updates_topic])
-    producer = Producer(kafka.librdkafka(**{"enable.idempotence": True, "acks": "all",
-                                            "message.max.bytes": artifacts.MAX_PACKED_BYTES}))
-    version, packed, stored = metadata["version"], artifacts.pack(path), []
-    producer.produce(kafka.model_artifacts_topic, key=version.encode(), value=packed,
-                     on_delivery=lambda error, msg: stored.append((error, msg)))
-    if producer.flush(30) or not stored or stored[0][0] is not None:
-        raise RuntimeError(f"could not deliver to {kafka.model_artifacts_topic}: "
-                           f"{stored[0][0] if stored else 'timed out'}")
-    where = stored[0][1]
-    producer.produce(kafka.model_updates_topic, key=b"clv", value=orjson.dumps({
-        "model": "clv", "version": version, "path": str(path), "holdout": metadata["holdout"],
-        "artifact": {"topic": where.topic(), "partition": where.partition(), "offset": where.offset(),
-                     "bytes": len(packed)}}))
-    if producer.flush(30):
-        raise RuntimeError(f"could not deliver to {kafka.model_updates_topic}")
 
 
 EXIT_BAD_INPUT = 2  # settings or data unusable: nothing trained

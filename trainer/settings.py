@@ -18,3 +18,9 @@ class TrainerSettings(BaseSettings):
     since: str | None = Field(None, description="train on events at or after this time (ISO)")
     until: str | None = Field(None, description="train on events before this time (ISO)")
     publish: bool = Field(True, description="announce the new version on model.updates")
+    window_days: int = Field(365, ge=30, le=3650, description="the service trains on the last N days of "
+                             "event time on the transactions topic (a request may ask for another)")
+    promote_margin: float = Field(0.02, ge=0, lt=1, description="the service promotes a challenger only if "
+                                  "its MAE is below the champion's × (1 − margin) on the same cutoff")
+    group_id: str = Field("driftstream-trainer", description="the service's consumer group on "
+                          "retrain.requests (one trainer per group handles each request)")

@@ -36,8 +36,8 @@ def _joblib_bytes(obj: object) -> bytes:
 
 
 def save(models_dir: Path, trained: TrainedModel, frame: pd.DataFrame, horizon_days: int,
-         source: str) -> tuple[str, Path]:
-    """Write a new version directory, then move `latest` to it."""
+         source: str, promote: bool = True) -> tuple[str, Path]:
+    """Write a new version directory, then (``promote``) move `latest` to it."""
     version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = models_dir / version
     target.mkdir(parents=True)
@@ -70,5 +70,14 @@ def save(models_dir: Path, trained: TrainedModel, frame: pd.DataFrame, horizon_d
                       "numpy": np.__version__, "pandas": pd.__version__, "joblib": joblib.__version__},
     }
     artifacts.atomic_write(target / artifacts.METADATA, orjson.dumps(metadata, option=orjson.OPT_INDENT_2))
-    artifacts.write_latest(models_dir, version)
+    if promote:
+        artifacts.write_latest(models_dir, version)
     return version, target
+
+
+def record_outcome(path: Path, outcome: dict) -> dict:
+    """Put a retrain outcome into the version's metadata (``retrain``); the new metadata."""
+    metadata = orjson.loads((path / artifacts.METADATA).read_bytes())
+    metadata["retrain"] = outcome
+    artifacts.atomic_write(path / artifacts.METADATA, orjson.dumps(metadata, option=orjson.OPT_INDENT_2))
+    return metadata

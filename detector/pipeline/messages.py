@@ -5,15 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from schemas.topics import (
-    DLQ_MAX_VALUE_BYTES,
-    HEADER_ERROR_DETAIL,
-    HEADER_ERROR_REASON,
-    HEADER_SOURCE_OFFSET,
-    HEADER_SOURCE_PARTITION,
-    HEADER_SOURCE_TOPIC,
-    HEADER_VALUE_TRUNCATED,
-)
+from schemas import topics
 from schemas.transaction import InvalidEvent, Limits, Transaction, decode_transaction
 
 
@@ -49,15 +41,7 @@ class DecodedBatch:
 
 def dead_letter(msg: Message, reason: str, detail: str) -> DeadLetter:
     """The message as it came, with why it was rejected and where it came from."""
-    headers = [(HEADER_ERROR_REASON, reason.encode()),
-               (HEADER_ERROR_DETAIL, detail[:500].encode(errors="replace")),
-               (HEADER_SOURCE_TOPIC, msg.topic.encode()),
-               (HEADER_SOURCE_PARTITION, str(msg.partition).encode()),
-               (HEADER_SOURCE_OFFSET, str(msg.offset).encode())]
-    value = msg.value
-    if value is not None and len(value) > DLQ_MAX_VALUE_BYTES:
-        headers.append((HEADER_VALUE_TRUNCATED, str(len(value)).encode()))
-        value = value[:DLQ_MAX_VALUE_BYTES]
+    value, headers = topics.dead_letter(msg.value, reason, detail, msg.topic, msg.partition, msg.offset)
     return DeadLetter(msg.key, value, headers, reason)
 
 

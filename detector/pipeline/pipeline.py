@@ -23,7 +23,7 @@ from detector.drift.attribution import attribute
 from detector.drift.checks import Verdict
 from detector.drift.episodes import Episode, Episodes
 from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
-from detector.metrics import Metrics
+from detector.metrics import IMPACT_SIGNALS, Metrics
 from detector.model.loader import LoadedModel
 from detector.model.tracker import ModelConfig, ModelOutcome, ModelTracker
 from detector.pipeline import distributions, episode_log, events
@@ -318,6 +318,13 @@ class Pipeline:
         if feature in reference.numeric:
             return [distributions.numeric(feature, reference.numeric[feature], window[feature])], segments
         return [distributions.categorical(feature, reference.categorical[feature], window[feature])], segments
+
+    def material_impact(self) -> tuple[list[str], list[int]]:
+        """The signals (estimated, realised) whose impact is material on an owned partition, and
+        those partitions."""
+        found = {(signal, p) for p, s in self.partitions.items() for signal in IMPACT_SIGNALS
+                 if self.tracker.material(s.tracker, signal)}
+        return sorted({s for s, _ in found}), sorted({p for _, p in found})
 
     def _tracker_states(self) -> list:
         """In partition order: the rolling figures take ties of cutoffs in that order."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from multiprocessing.connection import Connection
 
@@ -103,6 +104,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         return
     pipeline = Pipeline(settings.monitor, metrics, settings.reports_dir, settings.model, model,
                         settings.limits(), load_state=store.load)
+    ask = _retrain_asker(settings, kafka, pipeline, metrics, outbox)
     try:  # /metrics answers once the worker is ready (a readiness probe for compose and tests)
         server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     except OSError as error:
@@ -139,6 +141,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
                 outbox.send(kafka.dlq_topic, letter.key, letter.value, letter.headers)
             for key, value in out.drift_events:
                 outbox.send(kafka.drift_events_topic, key, value)
+            ask()
             conn.send(time.monotonic() - last_save >= settings.checkpoint_seconds and save())
         elif kind == "checkpoint":
             conn.send(save())
@@ -163,6 +166,30 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         announcement = follower.poll()
         if announcement is not None:
             _update_model(pipeline, follower, announcement)
+
+
+def _retrain_asker(settings: DetectorSettings, kafka: KafkaSettings, pipeline, metrics, outbox):
+    """After each batch: the retrain policy's recommendation, and (auto) its request."""
+    import socket
+
+    from detector.model.retrain_policy import RetrainPolicy, reason
+    from schemas import retrain
+
+    policy, who = RetrainPolicy(settings.retrain), f"detector {socket.gethostname()} pid {os.getpid()}"
+
+    def ask() -> None:
+        signals, partitions = pipeline.material_impact()
+        metrics.retrain_recommended.set(1 if policy.recommends(bool(partitions)) else 0)
+        if not partitions:
+            return
+        now = max(pipeline.partitions[p].watermark for p in partitions)
+        if policy.should_request(True, now):
+            request = retrain.new_request(reason(signals, partitions, now), "policy", who)
+            outbox.send(kafka.retrain_requests_topic, b"clv", retrain.encode(request))
+            metrics.retrain_requests.inc()
+            log.warning("asked for retraining (request %s): %s", request.id, request.reason)
+
+    return ask
 
 
 def _watch_broker(outbox, gauge, interval: float = 5.0) -> None:

@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from detector.drift.monitor import MonitorConfig
+from detector.model.retrain_policy import RetrainConfig
 from detector.model.tracker import ModelConfig
 from schemas.settings import GroupedSettings
 from schemas.transaction import Limits
@@ -22,6 +23,7 @@ class DetectorSettings(GroupedSettings):
 
     monitor: MonitorConfig = Field(MonitorConfig(), json_schema_extra={"env_group_prefix": ""})
     model: ModelConfig = Field(ModelConfig(), json_schema_extra={"env_group_prefix": "model_"})
+    retrain: RetrainConfig = Field(RetrainConfig(), json_schema_extra={"env_group_prefix": "retrain_"})
     models_dir: Path = Field(Path("models"), description="model versions and `latest` (a cache: "
                              "versions announced on model.updates are fetched from model.artifacts)")
     checkpoint_seconds: float = Field(5.0, gt=0, description="interval between state snapshots; "

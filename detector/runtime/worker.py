@@ -22,6 +22,8 @@ def run_worker(settings: DetectorSettings, kafka: KafkaSettings) -> None:
     ensure_topics(kafka, [kafka.transactions_topic, kafka.dlq_topic, kafka.drift_events_topic,
                           kafka.model_updates_topic])
     ensure_topics(kafka, [kafka.model_artifacts_topic], partitions=1, config=ARTIFACTS_TOPIC_CONFIG)
+    if settings.retrain.policy == "auto":  # one partition: the trainer answers requests in order
+        ensure_topics(kafka, [kafka.retrain_requests_topic], partitions=1)
     pipeline = PipelineProcess(settings, kafka)
     port = pipeline.start()
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)

@@ -119,6 +119,15 @@ PANELS = [
          ("max by (metric) (clv_training_holdout)", "holdout {{metric}}"),
          ("max by (version) (clv_training_model_info)", "{{version}}"),
          ("max(clv_training_last_run_timestamp_seconds) * 1000", "ended")], "short"),
+    ("Retraining", "timeseries", "The retrain loop: workers recommending a retrain (material impact), "
+     "requests the policy wrote, the trainer service's outcomes (pushed), whether it is training, and the "
+     "last comparison's champion and challenger MAE on the same labelled cutoff", [
+         ("max(clv_retrain_recommended)", "recommended"),
+         ("sum(clv_retrain_requests_sent_total)", "requests by the policy"),
+         ("sum by (outcome) (clv_retrain_outcomes_total)", "{{outcome}}"),
+         ("max(clv_retrain_in_progress)", "training"),
+         ("max by (model) (clv_retrain_mae)", "{{model}} MAE"),
+         ("max(clv_retrain_last_outcome_timestamp_seconds) * 1000", "last answered")], "short"),
     ("Replays", "stat", "The producer's last replay (pushed to the Pushgateway): messages, scenario, "
      "duration, success", [
          ("max by (outcome) (clv_replay_messages)", "{{outcome}}"),

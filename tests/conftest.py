@@ -45,6 +45,8 @@ def topics() -> dict[str, str]:
         "DLQ_TOPIC": f"dlq-{suffix}",
         "DRIFT_EVENTS_TOPIC": f"events-{suffix}",
         "MODEL_UPDATES_TOPIC": f"models-{suffix}",
+        "RETRAIN_REQUESTS_TOPIC": f"requests-{suffix}",
+        "RETRAIN_OUTCOMES_TOPIC": f"outcomes-{suffix}",
         "DETECTOR_APP_ID": f"detector-{suffix}",
     }
 

@@ -24,13 +24,6 @@ REQUEST_SCHEMA = orjson.loads((SCHEMAS / "retrain_request.schema.json").read_byt
 BEFORE_JULY = 245_902  # time-ordered rows before 2011-07-01
 
 
-@pytest.fixture
-def retrain_topics(topics) -> dict[str, str]:
-    suffix = topics["TRANSACTIONS_TOPIC"].removeprefix("tx-")
-    return {**topics, "RETRAIN_REQUESTS_TOPIC": f"requests-{suffix}",
-            "RETRAIN_OUTCOMES_TOPIC": f"outcomes-{suffix}"}
-
-
 def serving_copy(june_model: Path, models: Path) -> str:
     """``models`` with the June model as its champion; its version."""
     version = artifacts.read_latest(june_model)
@@ -53,11 +46,11 @@ def outcomes(bootstrap: str, topic: str) -> list[dict]:
 
 
 def test_a_challenger_trained_on_a_corrupted_window_is_rejected_and_bad_requests_go_to_the_dlq(
-        kafka_bootstrap, retrain_topics, data_path, june_model, tmp_path) -> None:
+        kafka_bootstrap, topics, data_path, june_model, tmp_path) -> None:
     """The topic's rows before July carry outliers (a broken feed), July's are clean: the
     challenger learns the outliers, loses to the June champion on the first July cutoff, and
     is rejected; nothing is announced and `latest` stays. A malformed request is a dead letter."""
-    env = base_env(kafka_bootstrap, retrain_topics)
+    env = base_env(kafka_bootstrap, topics)
     models = tmp_path / "models"
     champion = serving_copy(june_model, models)
     broken = replay(env, "--data", str(data_path), "--order", "time", "--limit", str(BEFORE_JULY),
@@ -69,11 +62,11 @@ def test_a_challenger_trained_on_a_corrupted_window_is_rejected_and_bad_requests
     assert asked.returncode == 0, asked.stderr
     request_id = asked.stdout.strip()
     bad = Producer({"bootstrap.servers": kafka_bootstrap})
-    bad.produce(retrain_topics["RETRAIN_REQUESTS_TOPIC"], key=b"clv", value=b'{"reason": "no id"}')
+    bad.produce(topics["RETRAIN_REQUESTS_TOPIC"], key=b"clv", value=b'{"reason": "no id"}')
     assert bad.flush(30) == 0
     served = trainer(env, "serve", "--once", "--models-dir", str(models), "--horizon-days", "14")
     assert served.returncode == 0, served.stderr
-    [outcome] = outcomes(kafka_bootstrap, retrain_topics["RETRAIN_OUTCOMES_TOPIC"])
+    [outcome] = outcomes(kafka_bootstrap, topics["RETRAIN_OUTCOMES_TOPIC"])
     assert (outcome["request_id"], outcome["outcome"], outcome["reason"]) == (request_id, "rejected",
                                                                               "monthly retrain")
     assert outcome["champion_version"] == champion
@@ -82,20 +75,20 @@ def test_a_challenger_trained_on_a_corrupted_window_is_rejected_and_bad_requests
     assert artifacts.read_latest(models) == champion
     challenger = orjson.loads((models / outcome["challenger_version"] / artifacts.METADATA).read_bytes())
     assert challenger["retrain"]["outcome"] == "rejected"
-    assert read_topic(kafka_bootstrap, retrain_topics["MODEL_UPDATES_TOPIC"]) == []
-    [letter] = read_topic(kafka_bootstrap, retrain_topics["DLQ_TOPIC"])
+    assert read_topic(kafka_bootstrap, topics["MODEL_UPDATES_TOPIC"]) == []
+    [letter] = read_topic(kafka_bootstrap, topics["DLQ_TOPIC"])
     headers = dict(letter.headers())
     assert headers[HEADER_ERROR_REASON] == b"invalid_request"
     assert (letter.value(), headers[HEADER_SOURCE_OFFSET]) == (b'{"reason": "no id"}', b"1")
     again = trainer(env, "serve", "--once", "--models-dir", str(models))  # committed: nothing to answer
     assert again.returncode == 0 and "0 request(s) answered" in again.stderr
-    [request] = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, retrain_topics[
+    [request] = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, topics[
         "RETRAIN_REQUESTS_TOPIC"]) if m.offset() == 0]
     jsonschema.validate(request, REQUEST_SCHEMA)
 
 
 def test_policy_auto_asks_the_trainer_which_survives_a_kill_promotes_once_and_every_worker_swaps(
-        kafka_bootstrap, retrain_topics, data_path, june_model, tmp_path, start_detector,
+        kafka_bootstrap, topics, data_path, june_model, tmp_path, start_detector,
         background) -> None:
     """Scale from mid-January: the workers' error impact turns material and (policy auto) they ask
     for retraining. The trainer is SIGKILLed while it trains; restarted, it trains the same
@@ -103,7 +96,7 @@ def test_policy_auto_asks_the_trainer_which_survives_a_kill_promotes_once_and_ev
     promoted once: one announcement, each request answered once, every worker on the new
     version (each with its own model directory)."""
     rows = 180_000
-    env = base_env(kafka_bootstrap, retrain_topics, DETECTOR_RETRAIN_POLICY="auto")
+    env = base_env(kafka_bootstrap, topics, DETECTOR_RETRAIN_POLICY="auto")
     workers = []
     for name in ("a", "b"):
         serving_copy(june_model, tmp_path / name / "models")
@@ -116,7 +109,7 @@ def test_policy_auto_asks_the_trainer_which_survives_a_kill_promotes_once_and_ev
     assert sum(w.value("clv_retrain_requests_sent_total") for w in workers) >= 1
     assert max(w.value("clv_retrain_recommended") for w in workers) == 1
     requests = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap,
-                                                            retrain_topics["RETRAIN_REQUESTS_TOPIC"])]
+                                                            topics["RETRAIN_REQUESTS_TOPIC"])]
     assert requests and {r["requested_by"] for r in requests} == {"policy"}
     for request in requests:
         jsonschema.validate(request, REQUEST_SCHEMA)
@@ -132,10 +125,10 @@ def test_policy_auto_asks_the_trainer_which_survives_a_kill_promotes_once_and_ev
     finally:
         first.kill()
         first.wait(30)
-    assert read_topic(kafka_bootstrap, retrain_topics["RETRAIN_OUTCOMES_TOPIC"]) == []
+    assert read_topic(kafka_bootstrap, topics["RETRAIN_OUTCOMES_TOPIC"]) == []
     restarted = trainer(env, "serve", "--once", "--models-dir", str(models))
     assert restarted.returncode == 0, restarted.stderr
-    answered = outcomes(kafka_bootstrap, retrain_topics["RETRAIN_OUTCOMES_TOPIC"])
+    answered = outcomes(kafka_bootstrap, topics["RETRAIN_OUTCOMES_TOPIC"])
     assert sorted(o["request_id"] for o in answered) == sorted(r["id"] for r in requests)
     promoted = [o for o in answered if o["outcome"] == "promoted"]
     assert [o["request_id"] for o in promoted] == [requests[0]["id"]]
@@ -146,7 +139,7 @@ def test_policy_auto_asks_the_trainer_which_survives_a_kill_promotes_once_and_ev
     version = winner["challenger_version"]
     assert artifacts.read_latest(models) == version
     announced = [orjson.loads(m.value())["version"] for m in read_topic(
-        kafka_bootstrap, retrain_topics["MODEL_UPDATES_TOPIC"])]
+        kafka_bootstrap, topics["MODEL_UPDATES_TOPIC"])]
     assert announced == [version]
     for worker in workers:
         wait_for(lambda w=worker: w.value(f'clv_model_version_info{{version="{version}"}}') == 1, 120,

@@ -60,9 +60,16 @@ def stack(kafka_bootstrap, topics, data_path, tmp_path, start_detector):
         detector = start_detector(env)
         prometheus = Prometheus(tmp_path, [detector.port], pushgateway)
         started.append(prometheus)
-        if training:
-            train(env, tmp_path / "trained", "--data", str(data_path), "--until", "2011-04-01",
-                  "--publish", "false")
+        if training:  # through the retrain service, which pushes the training and retraining figures
+            trainer = [sys.executable, "-m", "trainer"]
+            asked = subprocess.run([*trainer, "request", "--reason", "panels"], env=env, cwd=SERVICES_ROOT,
+                                   capture_output=True, text=True, timeout=120)
+            served = subprocess.run([*trainer, "serve", "--once", "--data", str(data_path), "--until",
+                                     "2011-04-01", "--horizon-days", "14", "--publish", "false",
+                                     "--models-dir", str(tmp_path / "trained")], env=env, cwd=SERVICES_ROOT,
+                                    capture_output=True, text=True, timeout=600)
+            assert asked.returncode == 0 and served.returncode == 0, asked.stderr + served.stderr
+            assert "promoted" in served.stderr
         result = replay(env, "--data", str(data_path), "--limit", str(rows), "--malformed", "300", *args)
         assert result.returncode == 0, result.stderr
         wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {rows}"), 300,

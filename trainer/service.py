@@ -99,7 +99,7 @@ class RetrainService:
             self.say(f"request {request.id} was answered before: skipped")
             return
         self.say(f"request {request.id} from {request.requested_by} {request.who}: {request.reason}")
-        outcome = self._superseded(request)
+        outcome = superseded(request, self.outcomes)
         if outcome is None:
             push_retrain(self.push, self.outcomes, in_progress=True)
             outcome = self.retrain(request)
@@ -108,16 +108,6 @@ class RetrainService:
         self.answered.add(request.id)
         push_retrain(self.push, self.outcomes, in_progress=False)
         self.say(f"request {request.id}: {outcome.outcome} — {outcome.detail}")
-
-    def _superseded(self, request: RetrainRequest) -> RetrainOutcome | None:
-        trained = [o for o in self.outcomes if o.outcome in ("promoted", "rejected")]
-        if request.requested_by != "policy" or not trained:
-            return None
-        last = trained[-1]
-        if request.requested_at >= datetime.fromisoformat(last.finished_at):
-            return None
-        return _outcome(request, time.monotonic(), "superseded", f"asked before request {last.request_id} "
-                        f"finished ({last.outcome} at {last.finished_at}), which answered it")
 
     def retrain(self, request: RetrainRequest) -> RetrainOutcome:
         """Train a challenger on the recent window and judge it against the champion."""
@@ -145,7 +135,8 @@ class RetrainService:
                                   f"{frame['InvoiceDate'].max():%Y-%m-%dT%H:%M:%S}", len(frame)))
         metadata = versions.record_outcome(path, retrain.to_builtins(outcome))
         if verdict.promote:  # announced before recorded: a crash in between trains it again, and
-            publish(self.kafka, metadata, path)  # the new challenger must beat this one
+            if s.publish:  # the new challenger must beat this one
+                publish(self.kafka, metadata, path)
             artifacts.write_latest(s.models_dir, version)
         push_training(self.push, success=True, seconds=time.monotonic() - started, rows=len(frame),
                       version=version, holdout=trained.holdout, announced=verdict.promote)
@@ -165,6 +156,26 @@ class RetrainService:
             frame = select_window(frame, s.since, s.until)
         start = frame["InvoiceDate"].max() - pd.Timedelta(days=days)
         return frame[frame["InvoiceDate"] > start].reset_index(drop=True)
+
+
+def superseded(request: RetrainRequest, outcomes: list[RetrainOutcome]) -> RetrainOutcome | None:
+    """A policy request asked before the last trained request finished: that one answered it.
+
+    >>> asked = retrain.new_request("impact", "policy")
+    >>> done = _outcome(asked, time.monotonic(), "promoted", "won")
+    >>> superseded(asked, [done]).outcome
+    'superseded'
+    >>> superseded(retrain.new_request("impact", "person"), [done]) is None  # a person always trains
+    True
+    """
+    trained = [o for o in outcomes if o.outcome in ("promoted", "rejected")]
+    if request.requested_by != "policy" or not trained:
+        return None
+    last = trained[-1]
+    if request.requested_at >= datetime.fromisoformat(last.finished_at):
+        return None
+    return _outcome(request, time.monotonic(), "superseded", f"asked before request {last.request_id} "
+                    f"finished ({last.outcome} at {last.finished_at}), which answered it")
 
 
 def _outcome(request: RetrainRequest, started: float, outcome: str, detail: str, **figures: object

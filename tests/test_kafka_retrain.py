@@ -3,6 +3,7 @@ challenger, outcomes recorded once, promotions reaching every worker."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from confluent_kafka import Producer
 from kafka_broker import wait_for
 from services import ROOT, base_env, read_topic, replay
 
-from schemas import artifacts
+from schemas import artifacts, retrain
 from schemas.topics import HEADER_ERROR_REASON, HEADER_SOURCE_OFFSET
 
 pytestmark = pytest.mark.kafka
@@ -146,3 +147,34 @@ def test_policy_auto_asks_the_trainer_which_survives_a_kill_promotes_once_and_ev
                  f"every worker to use {version}", interval=0.5)
         assert worker.alive
     assert all((tmp_path / name / "models" / version).is_dir() for name in ("a", "b"))
+
+
+def test_a_trainer_killed_between_deciding_and_recording_finishes_without_training_again(
+        kafka_bootstrap, topics, june_model, tmp_path) -> None:
+    """A challenger's metadata holds its promotion, but the trainer died before retrain.outcomes
+    had it (and before `latest` moved): restarted, the service records that outcome, moves
+    `latest` and announces the version, without training (there is nothing to train on here)."""
+    env = base_env(kafka_bootstrap, topics)
+    models = tmp_path / "models"
+    champion = serving_copy(june_model, models)
+    asked = trainer(env, "request", "--reason", "weekly")
+    assert asked.returncode == 0, asked.stderr
+    request_id = asked.stdout.strip()
+    challenger = "29990101T000000000000Z"
+    shutil.copytree(june_model / champion, models / challenger)
+    metadata = orjson.loads((models / challenger / artifacts.METADATA).read_bytes())
+    decided = retrain.RetrainOutcome(request_id=request_id, outcome="promoted", reason="weekly",
+                                     requested_by="person", detail="challenger MAE 90.0 beats 100.0",
+                                     finished_at="2026-11-30T10:00:00+00:00", seconds=12.5,
+                                     champion_version=champion, challenger_version=challenger,
+                                     champion_mae=100.0, challenger_mae=90.0)
+    metadata.update(version=challenger, retrain=retrain.to_builtins(decided))
+    artifacts.atomic_write(models / challenger / artifacts.METADATA, orjson.dumps(metadata))
+    served = trainer(env, "serve", "--once", "--models-dir", str(models))
+    assert served.returncode == 0, served.stderr
+    assert "not trained again" in served.stderr and "fitting" not in served.stderr
+    [outcome] = outcomes(kafka_bootstrap, topics["RETRAIN_OUTCOMES_TOPIC"])
+    assert outcome == retrain.to_builtins(decided)
+    assert artifacts.read_latest(models) == challenger
+    assert [orjson.loads(m.value())["version"] for m in read_topic(
+        kafka_bootstrap, topics["MODEL_UPDATES_TOPIC"])] == [challenger]

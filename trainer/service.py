@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
+import orjson
 import pandas as pd
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -99,7 +101,7 @@ class RetrainService:
             self.say(f"request {request.id} was answered before: skipped")
             return
         self.say(f"request {request.id} from {request.requested_by} {request.who}: {request.reason}")
-        outcome = superseded(request, self.outcomes)
+        outcome = superseded(request, self.outcomes) or self._decided_before(request)
         if outcome is None:
             push_retrain(self.push, self.outcomes, in_progress=True)
             outcome = self.retrain(request)
@@ -108,6 +110,22 @@ class RetrainService:
         self.answered.add(request.id)
         push_retrain(self.push, self.outcomes, in_progress=False)
         self.say(f"request {request.id}: {outcome.outcome} — {outcome.detail}")
+
+    def _decided_before(self, request: RetrainRequest) -> RetrainOutcome | None:
+        """The outcome a trainer decided, and wrote into its challenger's metadata, but was killed
+        before recording on retrain.outcomes: finished (announced again if promoted; workers
+        ignore a version they have) instead of trained a second time."""
+        found = versions.retrain_outcome(self.settings.models_dir, request.id)
+        if found is None:
+            return None
+        path, recorded = found
+        outcome = msgspec.convert(recorded, RetrainOutcome)
+        if outcome.outcome == "promoted":
+            if self.settings.publish:
+                publish(self.kafka, orjson.loads((path / artifacts.METADATA).read_bytes()), path)
+            artifacts.write_latest(self.settings.models_dir, path.name)
+        self.say(f"request {request.id} was decided before a restart ({outcome.outcome}): not trained again")
+        return outcome
 
     def retrain(self, request: RetrainRequest) -> RetrainOutcome:
         """Train a challenger on the recent window and judge it against the champion."""

@@ -81,3 +81,12 @@ def record_outcome(path: Path, outcome: dict) -> dict:
     metadata["retrain"] = outcome
     artifacts.atomic_write(path / artifacts.METADATA, orjson.dumps(metadata, option=orjson.OPT_INDENT_2))
     return metadata
+
+
+def retrain_outcome(models_dir: Path, request_id: str) -> tuple[Path, dict] | None:
+    """The version whose metadata records the outcome of retrain request ``request_id``."""
+    for metadata_file in sorted(models_dir.glob(f"*/{artifacts.METADATA}"), reverse=True):
+        recorded = orjson.loads(metadata_file.read_bytes()).get("retrain")
+        if recorded and recorded.get("request_id") == request_id:
+            return metadata_file.parent, recorded
+    return None

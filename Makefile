@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install kafka-jars apt-tools bench peers-env peers
+.PHONY: demo test install kafka-jars apt-tools bench peers-env peers clv-env
 
 install: $(INSTALLED)
 
@@ -61,3 +61,15 @@ peers-env: $(PEERS_A) $(PEERS_B)
 
 peers: $(INSTALLED) peers-env
 	$(BIN)/python bench/peers.py
+
+# The classical CLV anchor (BG/NBD + Gamma-Gamma, pymc-marketing) for bench/clv_anchor.py: its own
+# environment with the project's pinned numpy/pandas; never a runtime dependency.
+CLV_ENV := .venv-clv/.installed
+$(CLV_ENV): bench/peer_tools/requirements-clv.txt pyproject.toml
+	$(PYTHON) -m venv .venv-clv
+	.venv-clv/bin/pip install -q --upgrade pip
+	.venv-clv/bin/pip install -q -r $<
+	.venv-clv/bin/pip install -q --no-deps -e .
+	touch $@
+
+clv-env: $(CLV_ENV)

@@ -7,7 +7,8 @@ partitioned as librdkafka does; at each weekly cutoff a policy may retrain:
   never      the first model serves all year
   every-N    a retrain request every N weeks (a fixed schedule)
   auto       DETECTOR_RETRAIN_POLICY=auto: a request when a partition's error impact is
-             material (the ModelErrorUp signal), at most one per cooldown of event time
+             material (the ModelErrorUp signal), or the model's training data is older than
+             --max-age-days (0: impact only), at most one per cooldown of event time
 
 A request trains a challenger as the trainer service does (trainer.train.fit on the last
 --window-days of rows before the cutoff) and judges it against the champion
@@ -72,14 +73,14 @@ class Challengers:
 
 
 def simulate(frame: pd.DataFrame, first: Champion, challengers: Challengers, policy: str, start: float,
-             margin: float, cooldown_days: float, chunk: int = 2000) -> dict:
+             margin: float, auto_config: RetrainConfig, chunk: int = 2000) -> dict:
     """Replay the year through the tracker under ``policy``; the serving timeline and counts."""
     parts = partitions_of(frame, 3)
     events = features.customer_events(frame)
     times = frame["InvoiceDate"].astype("int64").to_numpy() / 1e9
     tracker = ModelTracker(ModelConfig(), load(first.path))
     states = [tracker.new_state() for _ in range(3)]
-    auto = RetrainPolicy(RetrainConfig(policy="auto", cooldown_days=cooldown_days))
+    auto = RetrainPolicy(auto_config)
     every = int(policy.removeprefix("every-")) if policy.startswith("every-") else 0
     champion, timeline = first, [(-np.inf, first)]
     counts = {"retrains": 0, "promoted": 0, "rejected": 0, "pages": 0}
@@ -98,7 +99,7 @@ def simulate(frame: pd.DataFrame, first: Champion, challengers: Challengers, pol
         while times[stop - 1] >= decision:
             week = round((decision - start) / WEEK)
             material = any(tracker.material(s, sig) for s in states for sig in firing)
-            asked = policy == "auto" and auto.should_request(material, decision)
+            asked = policy == "auto" and auto.should_request(material, decision, tracker.model.trained_until)
             if asked or (every and week % every == 0):
                 trained, rows, challenger, loaded = challengers.at(decision)
                 verdict = judge(champion, rows, trained, margin)
@@ -166,8 +167,11 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=0.02, help="TRAINER_PROMOTE_MARGIN")
     parser.add_argument("--window-days", type=int, default=365, help="TRAINER_WINDOW_DAYS")
     parser.add_argument("--cooldown-days", type=float, default=14.0, help="DETECTOR_RETRAIN_COOLDOWN_DAYS")
+    parser.add_argument("--max-age-days", type=float, default=0.0, help="DETECTOR_RETRAIN_MAX_AGE_DAYS")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    auto_config = RetrainConfig(policy="auto", cooldown_days=args.cooldown_days,
+                                max_age_days=args.max_age_days)
     frame = data.load_online_retail(args.data).sort_values("InvoiceDate", kind="stable")
     frame = frame.reset_index(drop=True)
     until, onset_time, h = pd.Timestamp(args.train_until), pd.Timestamp(args.onset), args.horizon_days
@@ -180,7 +184,7 @@ def main() -> None:
         first = Champion(version, path, h)
         print(f"first model trained before {until:%Y-%m-%d}, H = {h}; {len(cutoffs)} weekly cutoffs scored "
               f"from {cutoffs[0]:%Y-%m-%d}; margin {args.margin}, window {args.window_days} d, "
-              f"auto cooldown {args.cooldown_days} d", flush=True)
+              f"auto cooldown {args.cooldown_days} d, max age {args.max_age_days} d", flush=True)
         for name in args.scenarios.split(","):
             onset = int((frame["InvoiceDate"] < onset_time).sum()) if name != "none" else len(frame)
             drifted, onset = scenarios.apply(frame, scenarios.Scenario(name, onset), args.seed)
@@ -188,7 +192,7 @@ def main() -> None:
             cache: dict = {}
             for policy in args.policies.split(","):
                 began = time.monotonic()
-                result = simulate(drifted, first, challengers, policy, start, args.margin, args.cooldown_days)
+                result = simulate(drifted, first, challengers, policy, start, args.margin, auto_config)
                 scores = evaluate(drifted, result.pop("timeline"), cutoffs, h, cache)
                 mae = scores["abs_error"].sum() / scores["customers"].sum()
                 after = recovery(scores, onset_time, h) if name != "none" else {}

@@ -71,6 +71,17 @@ def test_policy_auto_asks_once_per_cooldown_of_event_time() -> None:
     assert policy.recommends(True) and not policy.recommends(False)
 
 
+def test_policy_auto_with_a_max_age_also_asks_for_a_stale_model() -> None:
+    policy = RetrainPolicy(RetrainConfig(policy="auto", cooldown_days=14, max_age_days=56))
+    trained = 1_300_000_000.0
+    assert policy.should_request(False, trained + 55 * DAY, trained) is None
+    assert policy.should_request(False, trained + 57 * DAY, trained) == "age"
+    assert policy.should_request(True, trained + 60 * DAY, trained) is None  # cooling down
+    assert policy.should_request(True, trained + 71 * DAY, trained) == "impact"
+    assert RetrainPolicy(RetrainConfig(policy="auto")).should_request(False, trained + 999 * DAY,
+                                                                      trained) is None  # 0: impact only
+
+
 @pytest.mark.parametrize("mode", ["off", "recommend"])
 def test_policies_other_than_auto_never_ask(mode) -> None:
     policy = RetrainPolicy(RetrainConfig(policy=mode))

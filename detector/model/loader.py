@@ -35,6 +35,7 @@ class LoadedModel:
     loss_model: LossModel | None = None  # versions before the loss model have none
     holdout_recency_days: np.ndarray | None = None  # the holdout customers' recency
     holdout_predictions: np.ndarray | None = None  # in the order of holdout_errors (older: None)
+    trained_until: float | None = None  # event time (epoch s) of the last training row
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         """Predicted spend over the next H days, floored at 0 as the trainer does."""
@@ -81,9 +82,14 @@ def load(path: Path) -> LoadedModel:
             predictions=np.sort(profile.get("holdout_predictions", profile["train_predictions"])),
             holdout_errors=profile["holdout_errors"], loss_model=loss_model,
             holdout_recency_days=profile.get("holdout_recency_days"),
-            holdout_predictions=profile.get("holdout_predictions"))
+            holdout_predictions=profile.get("holdout_predictions"),
+            trained_until=_epoch(metadata.get("data_window", {}).get("end")))
     except Exception as error:  # missing files, foreign pickles, damaged archives: all one error
         raise ModelLoadError(f"cannot load the model in {path}: {type(error).__name__}: {error}") from error
+
+
+def _epoch(timestamp: str | None) -> float | None:
+    return None if timestamp is None else pd.Timestamp(timestamp).value / 1e9
 
 
 def load_latest(models_dir: Path) -> LoadedModel | None:

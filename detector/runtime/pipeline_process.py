@@ -180,11 +180,13 @@ def _retrain_asker(settings: DetectorSettings, kafka: KafkaSettings, pipeline, m
     def ask() -> None:
         signals, partitions = pipeline.material_impact()
         metrics.retrain_recommended.set(1 if policy.recommends(bool(partitions)) else 0)
-        if not partitions:
+        if not pipeline.partitions:
             return
-        now = max(pipeline.partitions[p].watermark for p in partitions)
-        if policy.should_request(True, now):
-            request = retrain.new_request(reason(signals, partitions, now), "policy", who)
+        now = max(s.watermark for s in pipeline.partitions.values())
+        trained_until = pipeline.model.trained_until if pipeline.model else None
+        why = policy.should_request(bool(partitions), now, trained_until)
+        if why:
+            request = retrain.new_request(reason(why, signals, partitions, now, trained_until), "policy", who)
             outbox.send(kafka.retrain_requests_topic, b"clv", retrain.encode(request))
             metrics.retrain_requests.inc()
             log.warning("asked for retraining (request %s): %s", request.id, request.reason)

@@ -64,8 +64,10 @@ _outcome_decoder = msgspec.json.Decoder(RetrainOutcome)
 
 def new_request(reason: str, requested_by: str, who: str = "", window_days: int | None = None,
                 force: bool = False) -> RetrainRequest:
-    return RetrainRequest(id=uuid.uuid4().hex, reason=reason, requested_by=requested_by,
-                          requested_at=datetime.now(UTC), who=who, window_days=window_days, force=force)
+    """A new request, validated as the trainer will (InvalidRequest if it would not pass)."""
+    made = RetrainRequest(id=uuid.uuid4().hex, reason=reason, requested_by=requested_by,
+                          requested_at=datetime.now(UTC), who=who[:200], window_days=window_days, force=force)
+    return decode_request(encode(made))
 
 
 def decode_request(raw: bytes | None) -> RetrainRequest:

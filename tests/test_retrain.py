@@ -111,3 +111,9 @@ def test_champion_against_challenger_on_the_challengers_holdout_cutoff(data_path
     assert first.promote and first.champion_mae is None
     worse = replace(trained, holdout={**trained.holdout, "mae": fair.champion_mae * 2})
     assert judge(champion, frame, worse, margin=0.0).promote is False
+
+
+@pytest.mark.parametrize(("reason", "window_days"), [("", None), ("x" * 2001, None), ("ok", 0)])
+def test_a_request_the_trainer_would_refuse_is_refused_where_it_is_made(reason, window_days) -> None:
+    with pytest.raises(retrain.InvalidRequest):
+        retrain.new_request(reason, "person", window_days=window_days)

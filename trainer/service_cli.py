@@ -82,8 +82,8 @@ def request(
         connection.check(kafka)
         ensure_retrain_topics(kafka)
         deliver(producer_for(kafka), kafka.retrain_requests_topic, b"clv", retrain.encode(made))
-    except ValueError as error:  # msgspec's validation of the reason, window
-        console.print(f"[red]invalid request:[/red] {error}")
+    except retrain.InvalidRequest as error:  # an empty reason, a window out of bounds
+        console.print(f"[red]invalid request:[/red] {error.detail}")
         raise typer.Exit(2) from None
     except RuntimeError as error:
         console.print(f"[red]error:[/red] {error}; nothing requested")

@@ -145,6 +145,7 @@ def test_policy_auto_asks_the_trainer_which_survives_a_kill_promotes_once_and_ev
     for worker in workers:
         wait_for(lambda w=worker: w.value(f'clv_model_version_info{{version="{version}"}}') == 1, 120,
                  f"every worker to use {version}", interval=0.5)
+        assert worker.value(f'clv_reference_info{{source="{version}"}}') == 1  # the reference follows
         assert worker.alive
     assert all((tmp_path / name / "models" / version).is_dir() for name in ("a", "b"))
 

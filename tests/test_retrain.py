@@ -78,8 +78,8 @@ def test_policy_auto_with_a_max_age_also_asks_for_a_stale_model() -> None:
     assert policy.should_request(False, trained + 57 * DAY, trained) == "age"
     assert policy.should_request(True, trained + 60 * DAY, trained) is None  # cooling down
     assert policy.should_request(True, trained + 71 * DAY, trained) == "impact"
-    assert RetrainPolicy(RetrainConfig(policy="auto")).should_request(False, trained + 999 * DAY,
-                                                                      trained) is None  # 0: impact only
+    impact_only = RetrainPolicy(RetrainConfig(policy="auto", max_age_days=0))
+    assert impact_only.should_request(False, trained + 999 * DAY, trained) is None
 
 
 @pytest.mark.parametrize("mode", ["off", "recommend"])

@@ -29,7 +29,7 @@ class RetrainConfig(BaseModel):
         "auto (also a request to the trainer service)")
     cooldown_days: float = Field(14.0, gt=0, description="auto: days of event time between two requests "
                                  "of one worker")
-    max_age_days: float = Field(0.0, ge=0, description="auto: also request once the serving model's "
+    max_age_days: float = Field(56.0, ge=0, description="auto: also request once the serving model's "
                                 "training data is older than this many days of event time (0: on impact "
                                 "only)")
 

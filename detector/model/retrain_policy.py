@@ -27,8 +27,8 @@ class RetrainConfig(BaseModel):
     policy: Literal["off", "recommend", "auto"] = Field(
         "recommend", description="off; recommend (an alert asks a person to retrain on material impact); "
         "auto (also a request to the trainer service)")
-    cooldown_days: float = Field(14.0, gt=0, description="auto: days of event time between two requests "
-                                 "of one worker")
+    cooldown_days: float = Field(28.0, gt=0, description="auto: days of event time between two requests "
+                                 "of one worker (a challenger learns a change 2 H after it at the earliest)")
     max_age_days: float = Field(56.0, ge=0, description="auto: also request once the serving model's "
                                 "training data is older than this many days of event time (0: on impact "
                                 "only)")

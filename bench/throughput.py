@@ -1,17 +1,19 @@
-"""Throughput of 1, 2, 3... detector workers on one topic, beside a bare Faust agent.
+"""The reading ladder: from the Kafka driver alone to the detector fleet, in one run.
 
-In one run, on one real Apache Kafka broker (started here, as in the tests):
-0. with model tracking on (the default), the tests' CLV model is trained first (rows
-   before 2011-06-01, H = 14 days) and the year is replayed in time order, so the
-   detector keeps customer state, predicts at weekly cutoffs and scores throughout;
-1. the full data set is replayed once onto a topic of --partitions partitions;
-2. a bare Faust agent (bench/bare_agent.py: same Faust settings and batching, no work)
-   reads it all: events/s from its first to its last event;
-3. for each fleet size in --workers, that many detector workers (one consumer group,
-   fresh) read the same topic: events/s from the first event any of them processed to
-   the moment their partition states hold every event (clv_state_events summed);
-4. the snapshot size per partition and the mean time to save and to restore one, read
-   from the workers' metrics.
+On one real Apache Kafka broker (started here, as in the tests), with model tracking on
+(the tests' CLV model: rows before 2011-06-01, H = 14 days) unless --no-model:
+1. the year is replayed once onto a topic of --partitions partitions (time order with a
+   model: the detector keeps customer state, predicts at weekly cutoffs and scores);
+2. each rung reads it all, in a fresh consumer group, one after another
+   (bench/readers.py): confluent-kafka alone, aiokafka alone (Faust's driver), a bare Faust
+   agent, the worker's batch reader without work; events/s from its first to its last
+   event, process CPU (every thread, start-up included) per 1M events;
+3. for each fleet size in --workers, that many detector workers (one consumer group):
+   events/s from the first event any of them processed to the moment their partition
+   states hold every event (clv_state_events summed), CPU of every worker and its pipeline
+   process per 1M events, snapshot sizes and the mean save and restore times;
+4. end to end: one worker waits on an empty topic, the year is replayed onto it; seconds
+   from the replay's start to the last event in the states.
 The machine's cores bound the fleet: on 2 cores, 3 workers (6 processes) share them.
 
     python bench/throughput.py --workers 1,2,3 --partitions 6
@@ -20,26 +22,44 @@ The machine's cores bound the fleet: on 2 cores, 3 workers (6 processes) share t
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from fleet import DATA, PY, ROOT, Detector, KafkaBroker, environment, fleet_sum, replay, train, wait_for
 
+READERS = {"confluent": "confluent-kafka Consumer.consume(10000), nothing else",
+           "aiokafka": "aiokafka getmany(10000), nothing else (Faust's driver)",
+           "agent": "bare Faust agent (take_events(1000), no work)",
+           "batch": "the worker's batch reader, no work"}
 
-def bare_rate(env: dict, topic: str, total: int, group: str, workdir: Path, transport: str = "kafka",
-              timeout: float = 900) -> float | None:
-    """Events/s of a bare Faust agent; None if it read nothing in ``timeout``."""
-    out = workdir / f"{group}.txt"
+
+def reader_rate(env: dict, reader: str, topic: str, total: int, workdir: Path, timeout: float = 900
+                ) -> tuple[float, float] | None:
+    """(events/s, CPU s per 1M events) of one rung; None if it did not read all in ``timeout``."""
+    out = workdir / f"{reader}.txt"
     try:
-        subprocess.run([PY, str(ROOT / "bench" / "bare_agent.py"), "--topic", topic, "--expect", str(total),
-                        "--group", group, "--out", str(out), "--transport", transport], env=env, cwd=ROOT,
-                       check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([PY, str(ROOT / "bench" / "readers.py"), "--reader", reader, "--topic", topic,
+                        "--expect", str(total), "--group", f"ladder-{reader}", "--out", str(out)], env=env,
+                       cwd=ROOT, check=True, timeout=timeout, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return None
-    first, last, n = out.read_text().split()
-    return int(n) / (float(last) - float(first))
+    first, last, n, cpu = (float(x) for x in out.read_text().split())
+    return n / (last - first), cpu / n * 1e6
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (Linux /proc)."""
+    pids = [pid] + [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    ticks = 0
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def fleet_rate(env: dict, topic: str, total: int, group: str, workdir: Path, size: int) -> dict:
@@ -52,17 +72,35 @@ def fleet_rate(env: dict, topic: str, total: int, group: str, workdir: Path, siz
                          300, "a first event", 0.05)
         wait_for(lambda: fleet_sum(workers, "clv_state_events") >= total, 1800, "every event", 0.5)
         seconds = time.time() - first
+        cpu = sum(cpu_seconds(w.process.pid) for w in workers)
         sizes = [v for w in workers for k, v in w.scrape().items()
                  if k.startswith("clv_state_snapshot_bytes{")]
 
         def mean(histogram: str) -> float:
             return fleet_sum(workers, f"{histogram}_sum") / max(fleet_sum(workers, f"{histogram}_count"), 1)
 
-        return {"rate": total / seconds, "seconds": seconds, "snapshot_bytes": sizes,
-                "save_s": mean("clv_state_save_seconds"), "restore_s": mean("clv_state_restore_seconds")}
+        return {"rate": total / seconds, "seconds": seconds, "cpu": cpu / total * 1e6,
+                "snapshot_bytes": sizes, "save_s": mean("clv_state_save_seconds"),
+                "restore_s": mean("clv_state_restore_seconds")}
     finally:
         for worker in workers:
             worker.stop()
+
+
+def end_to_end(env: dict, data: Path, topic: str, total: int, workdir: Path, order: str) -> float:
+    """Seconds from the replay's start to the last event in one waiting worker's states."""
+    worker = Detector(dict(env, TRANSACTIONS_TOPIC=topic, DETECTOR_APP_ID="end-to-end"), workdir / "e2e")
+    worker.start()
+    try:
+        wait_for(lambda: worker.sum("clv_partitions_owned") > 0, 120, "the worker's partitions", 0.2)
+        started = time.time()
+        producer = threading.Thread(target=replay, args=(env, data, topic, "--order", order))
+        producer.start()
+        wait_for(lambda: worker.state_events() >= total, 1800, "every event", 0.5)
+        producer.join()
+        return time.time() - started
+    finally:
+        worker.stop()
 
 
 def main() -> None:
@@ -70,8 +108,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--workers", default="1,2,3", help="fleet sizes to measure, in one run")
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--transports", default="kafka", help="Faust drivers for the bare agent, e.g. "
-                        "kafka,confluent (the detector uses the first)")
+    parser.add_argument("--readers", default=",".join(READERS), help="the ladder's rungs to run "
+                        f"(of {', '.join(READERS)}; empty: none)")
+    parser.add_argument("--no-end-to-end", action="store_true", help="skip the end-to-end replay")
     parser.add_argument("--no-model", action="store_true", help="no model: warm-up references, "
                         "shuffled replay (data drift only)")
     args = parser.parse_args()
@@ -87,21 +126,30 @@ def main() -> None:
         if not args.no_model:
             train(env, args.data, workdir / "models", "--publish", "false")
         replay(env, args.data, "bench.filled", "--order", order)
-        for transport in args.transports.split(",")[1:]:
-            rate = bare_rate(env, "bench.filled", total, f"bare-{transport}", workdir, transport, 120)
-            print(f"bare Faust agent, {transport}:// driver: " + (f"{rate:,.0f} events/s" if rate else
-                  "read no event in 120 s"), flush=True)
-        bare = bare_rate(env, "bench.filled", total, "bare", workdir)
-        print(f"bare Faust agent: {bare:,.0f} events/s ({total / bare:.1f} s for {total:,} events, "
-              f"{args.partitions} partitions, {order} order)", flush=True)
-        for size in (int(n) for n in args.workers.split(",")):
+        print(f"{total:,} events on {args.partitions} partitions, {order} order, "
+              f"model {'off' if args.no_model else 'on'}", flush=True)
+        agent = None
+        for reader in filter(None, args.readers.split(",")):
+            result = reader_rate(env, reader, "bench.filled", total, workdir)
+            if result is None:
+                print(f"{READERS[reader]}: did not read the year in 900 s", flush=True)
+                continue
+            rate, cpu = result
+            agent = rate if reader == "agent" else agent
+            print(f"{READERS[reader]}: {rate:,.0f} events/s, {cpu:.1f} CPU s per 1M events", flush=True)
+        for size in (int(n) for n in args.workers.split(",") if n):
             r = fleet_rate(env, "bench.filled", total, f"detector-{size}", workdir, size)
             kb = [b / 1024 for b in r["snapshot_bytes"]]
-            print(f"{size} worker(s): {r['rate']:,.0f} events/s ({r['rate'] / size:,.0f} per worker, "
-                  f"{r['rate'] / bare:.2f} of the bare agent), the year in {r['seconds']:.1f} s; "
+            ratio = f", {r['rate'] / agent:.2f}× the bare agent" if agent else ""
+            print(f"detector, {size} worker(s): {r['rate']:,.0f} events/s{ratio}, {r['cpu']:.0f} CPU s "
+                  f"per 1M events (workers and pipeline processes), the year in {r['seconds']:.1f} s; "
                   f"snapshots {min(kb):,.0f}–{max(kb):,.0f} KiB per partition, "
-                  f"save {r['save_s'] * 1000:.0f} ms, restore {r['restore_s'] * 1000:.0f} ms (means)",
-                  flush=True)
+                  f"save {r['save_s'] * 1000:.0f} ms, "
+                  f"restore {r['restore_s'] * 1000:.0f} ms (means)", flush=True)
+        if not args.no_end_to_end:
+            seconds = end_to_end(env, args.data, "bench.live", total, workdir, order)
+            print(f"end to end, one worker: {seconds:.1f} s from the replay's start to the last event "
+                  "in the states", flush=True)
     finally:
         broker.stop()
 

@@ -1,10 +1,13 @@
-"""The Faust worker: a thin agent that hands batches to the pipeline process.
+"""The Faust worker: hands each fetch of transactions to the pipeline process.
 
-Offsets follow the state: events are acked (so their offsets committed) only once the
-pipeline answers that the state topic holds a snapshot covering them. On revocation the
-revoked partitions' states are saved (and their events acked) before Faust lets them go;
-the next owner restores them before processing any of their events and skips the events
-a snapshot already covers (runtime/state_store.py, pipeline/pipeline.py).
+Faust keeps the group, the rebalance hooks, the timers and the lifecycle; the events come
+a fetch at a time from its consumer (runtime/batch_reader.py), not through an agent.
+Offsets follow the state: the worker commits, itself, exactly the offsets its saved
+snapshots cover — after a checkpoint, on revocation, on a clean stop — and nothing else
+commits (Faust never sees an ack). On revocation the revoked partitions' states are saved
+and their offsets committed before Faust lets them go; the next owner restores them before
+processing any of their events and skips the events a snapshot already covers
+(runtime/state_store.py, pipeline/pipeline.py).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import asyncio
 import logging
 
 import faust
+from faust.types import TP
 
-from detector.runtime.ownership import Ownership
+from detector.runtime.batch_reader import BatchApp, Fetch
+from detector.runtime.ownership import Chunk, Ownership
 from detector.runtime.pipeline_process import PipelineProcess
 from detector.runtime.settings import DetectorSettings
 from schemas.kafka import ssl_context
@@ -37,14 +42,14 @@ def faust_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | N
     return faust.SSLCredentials(context) if context is not None else None
 
 
-def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, transport: str = "kafka"
-              ) -> faust.App:
+def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, transport: str = "kafka",
+              app_class: type[faust.App] = faust.App, max_poll_records: int | None = None) -> faust.App:
     """A Faust app with driftstream's consumer settings (the bench's bare agent uses it too).
 
     ``transport`` is Faust's driver: kafka (aiokafka). Its confluent driver read no event in
     60 s here (bench/throughput.py --transports kafka,confluent), so the worker uses kafka.
     """
-    return faust.App(
+    return app_class(
         app_id,
         broker=faust_broker(kafka.kafka_bootstrap_servers, transport),
         broker_credentials=faust_credentials(kafka),
@@ -55,7 +60,7 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, tra
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=16_384,
-        broker_max_poll_records=2_000,
+        broker_max_poll_records=max_poll_records or settings.batch_size,
         value_serializer="raw",
         key_serializer="raw",
         broker_session_timeout=settings.session_timeout,
@@ -66,115 +71,126 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, tra
 
 
 def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: PipelineProcess) -> faust.App:
-    app = faust_app(settings.app_id, settings, kafka)
-    source = app.topic(kafka.transactions_topic)
-    processed_offsets: dict = {}
-    unacked: list = []  # processed, not yet in a snapshot
-    streams: list = []
+    app = faust_app(settings.app_id, settings, kafka, app_class=BatchApp)
+    topic = kafka.transactions_topic
+    processed: dict[int, int] = {}  # per partition: the next offset after the last one processed
+    committed: dict[int, int] = {}  # per partition: the offset last committed
+    unsaved = False  # events processed and not yet in a saved snapshot
     lock = asyncio.Lock()  # one batch, checkpoint, revocation, assignment or shutdown at a time
     stopping = asyncio.Event()
     ownership = Ownership()  # changed only under the lock
 
-    async def ack_all() -> None:
-        for event in unacked:
-            await streams[0].ack(event)
-        unacked.clear()
+    async def on_fetch(records: Fetch) -> None:
+        chunks = [(tp.partition, [(r.key, r.value, r.headers, r.topic, r.partition, r.offset) for r in batch])
+                  for tp, batch in records.items() if tp.topic == topic and batch]
+        async with lock:
+            if stopping.is_set():  # not processed, not committed: the next owner reads them
+                return
+            # Events of partitions not (yet) owned wait for the assignment hook.
+            await process(ownership.admit(chunks))
 
-    @app.agent(source, name="detect")
-    async def detect(stream):
-        streams[:] = [stream]
-        async for batch in stream.noack_take(settings.batch_size, within=settings.batch_seconds):
-            async with lock:
-                if stopping.is_set():  # left unacked: redelivered to the next owner, skipped there
-                    continue
-                # Events of partitions not (yet) owned wait for the assignment hook.
-                await process(ownership.admit(batch))
-
-    async def process(batch) -> None:
-        if not batch:
+    async def process(chunks: list[Chunk]) -> None:
+        nonlocal unsaved
+        messages = [m for _, batch in chunks for m in batch]
+        if not messages:
             return
-        messages = [(m.key, m.value, m.headers, m.topic, m.partition, m.offset)
-                    for m in (e.message for e in batch)]
         try:
             saved = await pipeline.process(messages)
         except Exception as error:
-            # Crash the worker (non-zero exit, restarted by its supervisor) rather than let
-            # Faust restart a lone agent that would skip or stall the batch.
+            # Crash the worker (non-zero exit, restarted by its supervisor) rather than go on
+            # with a batch that is in no state.
             log.exception("pipeline failed; stopping the worker")
             await app.crash(error)
             return
-        for e in batch:
-            processed_offsets[e.message.tp] = e.message.offset
-        unacked.extend(batch)
+        for partition, batch in chunks:
+            processed[partition] = batch[-1][5] + 1
+        unsaved = True
         if saved:
-            await ack_all()
+            await commit_saved()
+
+    async def commit_saved(partitions: list[int] | None = None) -> bool:
+        """Commit what the saved snapshots cover (every processed event, once a save answered
+        True) for ``partitions`` (default: the owned ones); False if the commit failed."""
+        nonlocal unsaved
+        if partitions is None:
+            unsaved, partitions = False, sorted(ownership.owned)
+        offsets = {TP(topic, p): processed[p] for p in partitions
+                   if p in processed and committed.get(p) != processed[p]}
+        if not offsets:
+            return True
+        done = await app.consumer._commit(offsets)  # noqa: SLF001 (Faust's own commit, no acks)
+        if done:
+            committed.update({tp.partition: offset for tp, offset in offsets.items()})
+        return done
+
+    app.read(app.topic(topic), on_fetch)
 
     @app.timer(interval=settings.checkpoint_seconds)
     async def checkpoint_when_idle() -> None:
         async with lock:
-            if unacked and not stopping.is_set() and await pipeline.checkpoint():
-                await ack_all()
+            if stopping.is_set():
+                return
+            if not unsaved or await pipeline.checkpoint():
+                await commit_saved()  # also retries a commit that failed
 
     @app.on_partitions_revoked.connect
     async def save_revoked(app: faust.App, revoked: set, **_: object) -> None:
         """Save the revoked partitions' states, then commit their offsets, before another
-        worker takes them (Faust itself forgets the acks of revoked partitions)."""
-        revoked = {tp for tp in revoked if tp.topic == kafka.transactions_topic}
-        if not revoked:
+        worker takes them."""
+        partitions = sorted(tp.partition for tp in revoked if tp.topic == topic)
+        if not partitions:
             return
-        partitions = sorted(tp.partition for tp in revoked)
         async with lock:
-            unacked[:] = [e for e in unacked if e.message.tp not in revoked]
-            offsets = {tp: processed_offsets.pop(tp) + 1 for tp in revoked if tp in processed_offsets}
             saved = await pipeline.release(partitions)
             ownership.revoke(partitions)
             if not saved:
-                # Events processed since the last snapshot are in no saved state and their
-                # offsets are uncommitted. Carrying on could let Faust commit past them (it
-                # commits acked offsets above a gap); stopping cannot: whoever owns these
-                # partitions next restores the last snapshot and reads on from the committed
-                # offsets, which never pass what a snapshot covers.
+                # Events processed since the last snapshot are in no saved state; their offsets
+                # stay uncommitted, and stopping keeps it so: whoever owns these partitions next
+                # restores the last snapshot and reads on from the committed offsets.
                 log.error("partitions %s revoked but their states could not be saved: stopping the "
                           "worker so nothing is committed past them (the next owner continues from "
                           "the last snapshot)", partitions)
+                for p in partitions:
+                    processed.pop(p, None)
                 await app.crash(RuntimeError(f"states of partitions {partitions} not saved on revocation"))
                 return
-            committed = not offsets or await app.consumer._commit(offsets)  # noqa: SLF001 (no public API)
+            done = await commit_saved(partitions)
+            for p in partitions:
+                processed.pop(p, None)
+                committed.pop(p, None)
             log.info("partitions %s revoked: states saved, offsets %s", partitions,
-                     "committed" if committed else "not committed (the next owner skips what the "
+                     "committed" if done else "not committed (the next owner skips what the "
                      "snapshot covers)")
 
     @app.on_partitions_assigned.connect
     async def restore_assigned(app: faust.App, assigned: set, **_: object) -> None:
         """Restore the assigned partitions' states before any of their events is processed."""
-        partitions = sorted(tp.partition for tp in assigned if tp.topic == kafka.transactions_topic)
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == topic)
         async with lock:
             await pipeline.assign(partitions)
             held = ownership.assign(partitions)
-            await process(held)  # events Faust handed over before this hook ran
+            await process(held)  # events fetched before this hook ran
         log.info("partitions %s assigned: states in place (%d events that came before it processed)",
-                 partitions, len(held))
+                 partitions, sum(len(batch) for _, batch in held))
 
     @app.on_before_shutdown.connect
     async def save_on_stop(app: faust.App, **_: object) -> None:
-        """A clean stop commits everything processed: save, ack, then Faust's consumer
-        commits the acked offsets as it stops (after this signal)."""
+        """A clean stop commits everything processed: save, then commit."""
         async with lock:
             stopping.set()
-            if unacked and await pipeline.checkpoint():
-                await ack_all()
-                log.info("stopped cleanly: states saved and offsets acked")
+            if (not unsaved or await pipeline.checkpoint()) and await commit_saved():
+                log.info("stopped cleanly: states saved and offsets committed")
 
     @app.timer(interval=2.0)
     async def report_lag() -> None:
         consumer = app.consumer
         lags = {}
         for tp in consumer.assignment():
-            if tp.topic != kafka.transactions_topic:
+            if tp.topic != topic:
                 continue
             highwater = consumer.highwater(tp)
             if highwater is not None:
-                lags[tp.partition] = max(highwater - (processed_offsets.get(tp, -1) + 1), 0)
+                lags[tp.partition] = max(highwater - processed.get(tp.partition, 0), 0)
         if lags:
             pipeline.lag(lags)
 

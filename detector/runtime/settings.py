@@ -40,8 +40,8 @@ class DetectorSettings(GroupedSettings):
                                    "(reason too_large)")
     max_field_chars: int = Field(1_024, ge=16, description="messages with a longer text field go to "
                                  "the DLQ (reason field_too_long)")
-    batch_size: int = Field(1000, ge=1, description="events taken per batch")
-    batch_seconds: float = Field(0.5, gt=0, description="max wait to fill a batch")
+    batch_size: int = Field(1000, ge=1, description="most events per fetch (the driver's max poll "
+                            "records): one batch to the pipeline")
     session_timeout: float = Field(10.0, gt=0, description="consumer group session timeout, s: how long "
                                    "a dead worker's partitions wait for a survivor, and how long a stalled "
                                    "worker keeps them (heartbeats every min(3, timeout/4) s; Apache Kafka "

@@ -82,6 +82,12 @@ class PipelineProcess:
 
 def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
+    from threadpoolctl import threadpool_limits
+
+    # The model predicts a few thousand customers at a time; OpenMP's pool of one thread per
+    # core spins for the Faust process's core as well: with it the cutoffs' predictions took
+    # 3 times as long on a busy 2-core machine (bench/RESULTS.md, the reading ladder).
+    threadpool_limits(1)
 
     from detector.metrics import Metrics
     from detector.pipeline.messages import Message

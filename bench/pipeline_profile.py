@@ -2,7 +2,7 @@
 
 The tests' model (rows before 2011-06-01, H = 14 days) is trained into a temporary folder,
 then the first --rows rows in time order (keyed into --partitions partitions as the
-producer does) go through one Pipeline with that model, in batches of 500. Prints the
+producer does) go through one Pipeline with that model, in batches of --batch. Prints the
 seconds, the drift events and the functions by cumulative time.
 
     python bench/pipeline_profile.py --rows 200000
@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=500, help="events per Pipeline.process call")
+    parser.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"],
+                        help="order of the functions shown: by cumulative or by own time")
     parser.add_argument("--top", type=int, default=25, help="functions shown")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # one log line per alarm is not what is measured
@@ -54,11 +57,11 @@ def main() -> None:
     profile, events = cProfile.Profile(), 0
     started = time.perf_counter()
     profile.enable()
-    for i in range(0, len(messages), 500):
-        events += len(pipeline.process(messages[i:i + 500]).drift_events)
+    for i in range(0, len(messages), args.batch):
+        events += len(pipeline.process(messages[i:i + args.batch]).drift_events)
     profile.disable()
     print(f"{len(messages):,} events in {time.perf_counter() - started:.1f} s, {events:,} drift events")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+    pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

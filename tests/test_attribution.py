@@ -99,3 +99,29 @@ def test_a_one_country_stream_is_traced_to_that_country(data_path, tmp_path) -> 
     for alarm in numeric:  # a numeric alarm's parts: the UK's missing mass, Germany's new values
         assert {s["name"] for s in alarm["segments"] if s["kind"] in ("country", "category")} & \
             {"Germany", "United Kingdom"}
+
+
+def test_an_alarms_reference_quantiles_are_numpys() -> None:
+    """The picture's reference quantiles come from the sorted reference without re-sorting it:
+    the same numbers as np.quantile, for any size and dtype."""
+    from detector.pipeline.distributions import LEVELS, sorted_quantiles
+
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 3, 40, 41, 1001, 200_000):
+        for values in (rng.lognormal(size=size), rng.integers(-5, 50, size=size)):
+            values = np.sort(values)
+            assert np.array_equal(sorted_quantiles(values), np.quantile(values, LEVELS))
+
+
+def test_a_reference_slices_segment_counts_are_bincounts() -> None:
+    """The running counts give exactly np.bincount of any slice of a reference's segments."""
+    from detector.drift import attribution
+
+    rng = np.random.default_rng(11)
+    for size in (1, 4095, 4096, 4097, 50_001):
+        segments = rng.choice(np.array([f"s{i}" for i in range(300)], dtype=object), size)
+        names, codes, _ = attribution._encoded(segments)
+        for start, stop in [(0, size), (0, 0), (size, size), *(sorted(rng.integers(0, size + 1, 2))
+                                                                 for _ in range(200))]:
+            assert np.array_equal(attribution._counts(segments, codes, names.size, start, stop),
+                                  np.bincount(codes[start:stop], minlength=names.size))

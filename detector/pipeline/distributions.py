@@ -13,11 +13,25 @@ LEVELS = np.linspace(0.0, 1.0, 41)  # every 2.5 %
 TOP_CATEGORIES = 8
 
 
+LABELS = [f"{level:.3f}" for level in LEVELS]
+
+
 def numeric(feature: str, reference: np.ndarray, current: np.ndarray, reference_name: str = "reference",
-            current_name: str = "current window") -> Distribution:
-    return Distribution(feature, True, [f"{level:.3f}" for level in LEVELS],
-                        np.quantile(reference, LEVELS).tolist(), np.quantile(current, LEVELS).tolist(),
+            current_name: str = "current window", reference_sorted: bool = False) -> Distribution:
+    """``reference_sorted``: the reference is in ascending order (a Reference's values are)."""
+    ref = sorted_quantiles(reference) if reference_sorted else np.quantile(reference, LEVELS)
+    return Distribution(feature, True, list(LABELS), ref.tolist(), np.quantile(current, LEVELS).tolist(),
                         reference_name, current_name)
+
+
+def sorted_quantiles(values: np.ndarray, levels: np.ndarray = LEVELS) -> np.ndarray:
+    """np.quantile(values, levels) (its default, linear method) of sorted ``values``, without
+    partitioning them again: a model's reference holds every training row."""
+    position = levels * (values.size - 1)
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, values.size - 1)
+    t, a, b = position - low, values[low].astype(float), values[high].astype(float)
+    return np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)  # numpy's _lerp
 
 
 def categorical(feature: str, reference: Counter, current: np.ndarray) -> Distribution:
@@ -26,8 +40,8 @@ def categorical(feature: str, reference: Counter, current: np.ndarray) -> Distri
     now = Counter(current.tolist())
     ref_share = {str(k): n / ref_total for k, n in reference.items()}
     cur_share = {str(k): n / len(current) for k, n in now.items()}
-    top = sorted(set(ref_share) | set(cur_share),
-                 key=lambda c: -max(ref_share.get(c, 0), cur_share.get(c, 0)))
+    top = sorted(set(ref_share) | set(cur_share),  # ties by name: the same picture in every process
+                 key=lambda c: (-max(ref_share.get(c, 0), cur_share.get(c, 0)), c))
     labels = top[:TOP_CATEGORIES]
     ref = [ref_share.get(c, 0.0) for c in labels]
     cur = [cur_share.get(c, 0.0) for c in labels]

@@ -63,6 +63,7 @@ class Pipeline:
         self.exporter = MetricsExporter(metrics, config)
         self.replays = ReplayTracker()
         self._report: drift_event.DriftEvent | None = None  # the batch's last alarm
+        self._segments: dict[str, list[tuple[str, float]]] = {}  # the batch's last alarm per feature's
         if model is not None:
             self.use_model(model)
 
@@ -173,6 +174,9 @@ class Pipeline:
         if self._report is not None:  # the report is the latest alarm: one write per batch
             self._write_report(self._report)
             self._report = None
+        for feature, parts in self._segments.items():  # likewise the segments' gauges
+            self.metrics.segments(feature, parts)
+        self._segments.clear()
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         return out
 
@@ -251,7 +255,7 @@ class Pipeline:
                         "events_processed=%d", alarm.feature, alarm.test, alarm.statistic,
                         alarm.threshold, partition, outcome.events_processed)
             context = self._alarm_context(state, outcome, alarm)
-            self.metrics.segments(alarm.feature, [(f"{s.kind}={s.name}", s.contribution) for s in context[1]])
+            self._segments[alarm.feature] = [(f"{s.kind}={s.name}", s.contribution) for s in context[1]]
             episode = state.episodes.open.get(alarm.feature)
             peak = episode_log.severity(alarm.test, alarm.statistic, alarm.threshold)
             if episode is not None and peak >= episode.peak and context[1]:  # its peak alarm's
@@ -316,7 +320,8 @@ class Pipeline:
             return [], []
         segments = attribute(alarm, reference, window)
         if feature in reference.numeric:
-            return [distributions.numeric(feature, reference.numeric[feature], window[feature])], segments
+            return [distributions.numeric(feature, reference.numeric[feature], window[feature],
+                                          reference_sorted=True)], segments
         return [distributions.categorical(feature, reference.categorical[feature], window[feature])], segments
 
     def material_impact(self) -> tuple[list[str], list[int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from collections import Counter
 
 import numpy as np
@@ -278,3 +279,16 @@ def test_adwin_is_quiet_on_a_stationary_stream_and_fires_after_a_shift() -> None
     assert not check.evaluate(None).drifted
     with pytest.raises(ValueError, match="delta"):
         AdwinCheck("x", reference, delta=0)
+
+
+def test_a_windows_categorical_score_from_the_table_is_the_computed_one() -> None:
+    """Windows up to TABLE_MAX_WINDOW score by lookup: the same number as computing it, for
+    random windows over every cell, and the table is not part of a saved state."""
+    rng = np.random.default_rng(3)
+    reference = Counter({f"c{i}": int(n) for i, n in enumerate(rng.integers(1, 5000, 40))})
+    check = CategoricalCheck("country", reference, 200, alpha=1e-6, min_effect=0.05, unseen_cell=True)
+    for _ in range(2000):
+        cells = rng.multinomial(200, rng.dirichlet(np.full(check.ref_counts.size, rng.uniform(0.1, 5))))
+        looked_up = check._table()[check._cells, cells]
+        assert np.array_equal(looked_up, check._scores(cells.astype(float)))
+    assert "_score_table" not in pickle.loads(pickle.dumps(check)).__dict__  # noqa: S301 (our own bytes)

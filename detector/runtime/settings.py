@@ -40,7 +40,7 @@ class DetectorSettings(GroupedSettings):
                                    "(reason too_large)")
     max_field_chars: int = Field(1_024, ge=16, description="messages with a longer text field go to "
                                  "the DLQ (reason field_too_long)")
-    batch_size: int = Field(1000, ge=1, description="most events per fetch (the driver's max poll "
+    batch_size: int = Field(10_000, ge=1, description="most events per fetch (the driver's max poll "
                             "records): one batch to the pipeline")
     session_timeout: float = Field(10.0, gt=0, description="consumer group session timeout, s: how long "
                                    "a dead worker's partitions wait for a survivor, and how long a stalled "

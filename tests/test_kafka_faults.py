@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+import time
 import uuid
 
 import cramjam
@@ -146,3 +147,55 @@ def test_a_worker_that_cannot_save_a_revoked_state_stops_and_nothing_is_lost(
     assert b.state_events() == rows  # A's last snapshot plus the rest, none twice
     wait_for(lambda: committed_total(kafka_bootstrap, group, kafka.transactions_topic) == rows, 60,
              "B to commit every offset")
+
+
+def latest_snapshot_offsets(bootstrap: str, group: str) -> dict[int, int]:
+    """Per state-topic partition: the input offset its latest snapshot covers (its header)."""
+    topic = state_topic(group)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"peek-{uuid.uuid4().hex[:6]}",
+                         "enable.auto.commit": False})
+    try:
+        covered = {}
+        for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high <= low:
+                continue
+            consumer.assign([TopicPartition(topic, p, high - 1)])
+            msg = wait_for(lambda: (m := consumer.poll(1.0)) is not None and m.error() is None and m, 30,
+                           f"the last record of {topic}[{p}]")
+            covered[p] = int(dict(msg.headers())["offset"])
+        return covered
+    finally:
+        consumer.close()
+
+
+def test_committed_offsets_never_pass_what_the_snapshots_cover(kafka_bootstrap, topics, data_path,
+                                                                start_detector) -> None:
+    """Sampled while the worker reads, checkpointing every second: every partition's committed
+    offset is at most one past the last event its latest snapshot holds (the worker commits
+    only what a saved snapshot covers), and at the end exactly that."""
+    rows = 60_000
+    env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000",
+                   DETECTOR_CHECKPOINT_SECONDS="1", DETECTOR_BATCH_SIZE="500")
+    group, topic = topics["DETECTOR_APP_ID"], topics["TRANSACTIONS_TOPIC"]
+    detector = start_detector(env)
+    assert replay(env, "--data", str(data_path), "--limit", str(rows)).returncode == 0
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    samples, midway, deadline = 0, 0, time.monotonic() + 600
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        while detector.state_events() < rows or samples < 3:
+            assert time.monotonic() < deadline, f"{detector.state_events():.0f} of {rows} events in 600 s"
+            committed = {tp.partition: tp.offset for tp in consumer.committed(
+                [TopicPartition(topic, p) for p in partitions], timeout=10) if tp.offset >= 0}
+            covered = latest_snapshot_offsets(kafka_bootstrap, group)  # read after: never older
+            assert all(offset <= covered[p] + 1 for p, offset in committed.items()), (committed, covered)
+            samples += 1
+            midway += 0 < sum(committed.values()) < rows
+    finally:
+        consumer.close()
+    assert midway >= 2, f"only {midway} of {samples} samples while the worker was reading"
+    detector.stop()
+    final = {p: o + 1 for p, o in latest_snapshot_offsets(kafka_bootstrap, group).items()}
+    assert committed_total(kafka_bootstrap, group, topic) == sum(final.values()) == rows

@@ -64,7 +64,7 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, tra
         value_serializer="raw",
         key_serializer="raw",
         broker_session_timeout=settings.session_timeout,
-        stream_wait_empty=False,  # unacked events wait for a snapshot, not for shutdown
+        stream_wait_empty=False,  # an agent's unacked events wait for a snapshot, not for shutdown
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
         consumer_group_instance_id=settings.group_instance_id,
     )

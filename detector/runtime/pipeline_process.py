@@ -3,8 +3,9 @@
 Faust's event loop and its consumer thread share one GIL; every microsecond of detection
 there also stalls fetching. The child owns the pipeline, the Prometheus registry and the
 /metrics server, and everything it writes to Kafka (dead letters, drift events, state
-snapshots: runtime/outbox.py). The Faust agent sends it raw batches and acks them only
-once it answers that a snapshot on the state topic covers them (nothing lost on a crash).
+snapshots: runtime/outbox.py). The Faust process sends it each fetch raw and commits the
+offsets only once it answers that a snapshot on the state topic covers them (nothing lost
+on a crash).
 It follows model.updates itself (runtime/model_updates.py).
 """
 

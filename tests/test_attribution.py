@@ -123,5 +123,5 @@ def test_a_reference_slices_segment_counts_are_bincounts() -> None:
         names, codes, _ = attribution._encoded(segments)
         for start, stop in [(0, size), (0, 0), (size, size), *(sorted(rng.integers(0, size + 1, 2))
                                                                  for _ in range(200))]:
-            assert np.array_equal(attribution._counts(segments, codes, names.size, start, stop),
+            assert np.array_equal(attribution._counts(codes, names.size, start, stop),
                                   np.bincount(codes[start:stop], minlength=names.size))

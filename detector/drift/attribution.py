@@ -89,15 +89,15 @@ def _encoded(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, in
 STRIDE = 4096  # reference positions between two rows of its segments' running counts
 
 
-def _counts(segments: np.ndarray, codes: np.ndarray, size: int, start: int, stop: int) -> np.ndarray:
+def _counts(codes: np.ndarray, size: int, start: int, stop: int) -> np.ndarray:
     """np.bincount(codes[start:stop], minlength=size), from running counts kept every STRIDE
     positions of the reference: a KS part's slice is half a reference of 200,000 rows."""
-    def running(_: np.ndarray) -> tuple[np.ndarray]:  # (names ≈ 4,000 stock codes: ~1.5 MB)
-        marks = np.arange(0, codes.size + 1, STRIDE)
-        steps = [np.bincount(codes[m:m + STRIDE], minlength=size) for m in marks[:-1]]
+    def running(codes: np.ndarray) -> tuple[np.ndarray]:  # (names ≈ 4,000 stock codes: ~1.5 MB)
+        steps = [np.bincount(codes[m:m + STRIDE], minlength=size) for m in range(0, codes.size, STRIDE)
+                 if m + STRIDE <= codes.size]
         return (np.cumsum(np.vstack([np.zeros(size, np.int64), *steps]), axis=0),)
 
-    (table,) = _memo("running", segments, running)
+    (table,) = _memo("running", codes, running)
     lo, hi = -(-start // STRIDE), stop // STRIDE  # whole strides inside [start, stop)
     if lo > hi:
         return np.bincount(codes[start:stop], minlength=size)
@@ -110,7 +110,7 @@ def _parts(window_segments: np.ndarray, window_size: int, ref_segments: np.ndarr
     """Per segment: its share of the window's selected values minus its share of the reference's
     values [start, stop); the ``top`` in the direction of the gap, most first."""
     names, codes, code = _encoded(ref_segments)
-    part = -_counts(ref_segments, codes, names.size, start, stop) / ref_size
+    part = -_counts(codes, names.size, start, stop) / ref_size
     window = [str(name) for name in window_segments.tolist()]
     at = np.array([code.get(name, -1) for name in window], dtype=np.intp)
     np.add.at(part, at[at >= 0], 1.0 / window_size)

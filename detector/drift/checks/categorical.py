@@ -122,22 +122,15 @@ class CategoricalCheck:
         return self._deviance(current) / bound
 
     def _table(self) -> np.ndarray:
-        """Every cell's score at every count 0..W (cells × W+1), the same numbers as ``_scores``,
-        built on first use and never pickled: evaluating from it is a lookup, not five xlogy
+        """Every cell's score at every count 0..W (cells × W+1): ``_scores`` of each count,
+        built on first use and never pickled; evaluating from it is a lookup, not five xlogy
         passes (a window is evaluated every pane)."""
         table = self.__dict__.get("_score_table")
         if table is None:
-            x = np.arange(self.window_size + 1, dtype=np.float64)
-            table = np.stack([self._scores_of(i, x) for i in range(self.ref_counts.size)])
+            counts = np.arange(self.window_size + 1, dtype=np.float64)[:, None]  # against every cell
+            table = self._scores(counts).T
             self._score_table, self._cells = table, np.arange(self.ref_counts.size)
         return table
-
-    def _scores_of(self, cell: int, x: np.ndarray) -> np.ndarray:
-        """``_scores`` of one cell at counts ``x``, with that cell's constants."""
-        r, w, rest, fixed = self.ref_counts[cell], self.window_size, self._rest[cell], self._fixed[cell]
-        deviance = 2 * np.maximum(xlogy(x, x) + xlogy(w - x, w - x) - xlogy(r + x, r + x)
-                                  - xlogy(rest - x, rest - x) + fixed, 0.0)
-        return deviance / np.where(x >= self.expected[cell], self._at_hi[cell], self._at_lo[cell])
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -105,6 +105,9 @@ class Metrics:
         self.model_customers = Gauge("clv_model_customers", "Customers with state", registry=r)
         self.state_rejected = Counter("clv_state_rejected", "Saved states ignored because they were "
                                       "damaged, foreign or of another format", registry=r)
+        self.restore_skipped = Gauge("clv_state_restore_skipped", "Unusable records at the end of an "
+                                     "owned partition's state topic that its restore walked back over "
+                                     "(0: the latest snapshot was usable)", ["partition"], registry=r)
         self.save_failures = Counter("clv_state_save_failures", "Saves that did not reach the state topic "
                                      "(broker unreachable, snapshot too large): offsets stay uncommitted",
                                      registry=r)
@@ -214,7 +217,7 @@ class Metrics:
     @property
     def _partition_gauges(self) -> tuple:
         return (self.lag, self.state_events, self.state_evaluations, self.state_predictions,
-                self.state_scored, self.snapshot_bytes)
+                self.state_scored, self.snapshot_bytes, self.restore_skipped)
 
     def segments(self, feature: str, parts: list[tuple[str, float]]) -> None:
         """The top segments of the latest alarm on ``feature`` (those of the one before go)."""

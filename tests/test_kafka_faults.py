@@ -69,6 +69,68 @@ def test_damaged_snapshots_on_the_state_topic_are_ignored_and_counted(kafka_boot
     assert detector.state_events() == detector.value("clv_events_processed_total") == 5_000
 
 
+def commit_to_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit the group's offsets to the end of every partition of ``topic``."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                                        timeout=10)[1]) for p in partitions]
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def test_a_damaged_latest_snapshot_falls_back_to_the_newest_usable_one(kafka_bootstrap, topics, data_path,
+                                                                       start_detector) -> None:
+    """A worker processes 5,000 events and stops cleanly; 5,000 more arrive, and the group's
+    offsets are committed past them, as if newer snapshots had covered them. Then unusable
+    records (a tombstone and an empty value on one partition; text, random bytes, a pickled
+    list on the others) become each state partition's latest. The next worker walks back
+    over them to the valid snapshots, says how far on /metrics, reads again the 5,000 events
+    between those snapshots and the committed offsets, and goes on: every event counted once."""
+    kafka = KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap,
+                          transactions_topic=topics["TRANSACTIONS_TOPIC"])
+    group, state = topics["DETECTOR_APP_ID"], state_topic(topics["DETECTOR_APP_ID"])
+    ensure_topics(kafka, [kafka.transactions_topic], partitions=4)
+    env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="2000")
+    first = start_detector(env)
+    assert replay(env, "--data", str(data_path), "--limit", "5000").returncode == 0
+    first.wait_processed(5_000)
+    first.stop()
+    assert first.process.returncode == 0
+    assert committed_total(kafka_bootstrap, group, kafka.transactions_topic) == 5_000
+
+    assert replay(env, "--data", str(data_path), "--limit", "5000").returncode == 0
+    commit_to_end(kafka_bootstrap, group, kafka.transactions_topic)
+    assert committed_total(kafka_bootstrap, group, kafka.transactions_topic) == 10_000
+    pickled_list = MAGIC + bytes([PartitionState.FORMAT]) + bytes(cramjam.zstd.compress(pickle.dumps([1, 2])))
+    damaged = {0: [None, b""], 1: [b"garbage\n"], 2: [np.random.default_rng(1).bytes(4_096)],
+               3: [pickled_list]}
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for partition, values in damaged.items():
+        for value in values:
+            producer.produce(state, key=f"{kafka.transactions_topic}:{partition}".encode(), value=value,
+                             partition=partition)
+    assert producer.flush(30) == 0
+
+    second = start_detector(env)
+    second.wait_processed(10_000)
+    scraped = second.scrape()
+    assert second.value("clv_state_rejected_total") == 5
+    skipped = {p: scraped[f'clv_state_restore_skipped{{partition="{p}"}}'] for p in range(4)}
+    assert skipped == {0: 2, 1: 1, 2: 1, 3: 1}
+    assert second.value("clv_events_processed_total") == 5_000  # only the events after the snapshots
+    assert replay(env, "--data", str(data_path), "--limit", "2000").returncode == 0
+    second.wait_processed(12_000)
+    second.stop()
+    assert second.process.returncode == 0
+    assert committed_total(kafka_bootstrap, group, kafka.transactions_topic) == 12_000
+    third = start_detector(env)  # the stop saved valid snapshots: they are the latest again
+    wait_for(lambda: third.state_events() == 12_000, 120, "the saved states restored", 0.5)
+    assert third.sum("clv_state_restore_skipped") == 0
+
+
 def test_a_broker_outage_is_seen_and_survived_with_exact_counts(data_path, start_detector,
                                                                 background) -> None:
     """The broker stops mid-replay and comes back on the same log dirs: the outage shows on

@@ -105,7 +105,8 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         follower, model = _start_models(settings, kafka)
         outbox = Outbox(kafka, settings.state_max_bytes)
         store = StateStore(kafka, outbox, settings.app_id, kafka.transactions_topic, settings.state_max_bytes,
-                           on_rejected=metrics.state_rejected.inc)
+                           on_rejected=metrics.state_rejected.inc,
+                           on_restored=lambda p, skipped: metrics.restore_skipped.labels(str(p)).set(skipped))
     except Exception as error:  # a broken model, an unreachable broker: one line, no traceback
         conn.send(("error", str(error) or type(error).__name__))
         return
@@ -119,6 +120,14 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         return
     conn.send(("ready", server.server_port))
     last_save = time.monotonic()
+
+    def process(messages: list[tuple]) -> None:
+        out = pipeline.process([Message(*m) for m in messages])
+        for letter in out.dead_letters:
+            outbox.send(kafka.dlq_topic, letter.key, letter.value, letter.headers)
+        for key, value in out.drift_events:
+            outbox.send(kafka.drift_events_topic, key, value)
+        ask()
     _watch_broker(outbox, metrics.kafka_connected)
 
     def save(states=None) -> bool:
@@ -143,12 +152,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         except EOFError:  # the worker is gone
             return
         if kind == "batch":
-            out = pipeline.process([Message(*m) for m in payload])
-            for letter in out.dead_letters:
-                outbox.send(kafka.dlq_topic, letter.key, letter.value, letter.headers)
-            for key, value in out.drift_events:
-                outbox.send(kafka.drift_events_topic, key, value)
-            ask()
+            process(payload)
             conn.send(time.monotonic() - last_save >= settings.checkpoint_seconds and save())
         elif kind == "checkpoint":
             conn.send(save())
@@ -160,7 +164,14 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
             conn.send(saved)
         elif kind == "assign":
             for partition in payload:
-                pipeline.state(kafka.transactions_topic, partition)
+                state = pipeline.state(kafka.transactions_topic, partition)
+                if store.skipped.get(partition) and state.offset >= 0:
+                    # Restored from an older snapshot than the latest: the committed offset may be
+                    # past it. Read what lies between, so the partition goes on from there exactly.
+                    missed = store.missed(partition, state.offset + 1)
+                    log.warning("%s[%d]: %d events between the restored snapshot and the committed offset "
+                                "read again", kafka.transactions_topic, partition, len(missed))
+                    process(missed)
             conn.send(True)
         elif kind == "lag":
             for partition, lag in payload.items():

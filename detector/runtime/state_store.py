@@ -3,10 +3,17 @@ partition, keyed by input partition.
 
 ``save`` writes snapshots through the outbox (an idempotent acks=all producer) and returns
 once the broker has them — and everything sent before them — so the worker commits offsets
-only up to what the topic holds. ``load`` reads
-the last record of the state topic's partition: the input partition's latest snapshot,
-whatever worker wrote it. Local disk holds nothing: a worker on an empty machine
-continues where the group left off.
+only up to what the topic holds. ``load`` reads the last record of the state topic's
+partition: the input partition's latest snapshot, whatever worker wrote it. Local disk
+holds nothing: a worker on an empty machine continues where the group left off.
+
+A latest record that is not a usable snapshot (damaged, foreign, of another format, a
+tombstone) does not end the partition's history: ``load`` walks back to the newest usable
+snapshot still on the topic (compaction keeps older records until it runs) and counts
+how far back it went (``skipped``); only when none is left does the partition start
+afresh. A snapshot found that way can be older than the group's committed offset (the
+newer, unusable one covered more): the events in between are then read again from the
+input topic (``missed``) before the partition goes on.
 
 A rebalance revokes every partition of every worker before assigning them again (the
 eager protocol of Faust's consumer). A worker keeps the states it saved on revocation;
@@ -36,11 +43,16 @@ def state_topic(app_id: str) -> str:
 class StateStore:
     def __init__(self, kafka: KafkaSettings, outbox: Outbox, app_id: str, input_topic: str,
                  max_bytes: int, on_rejected: Callable[[], None] = lambda: None,
+                 on_restored: Callable[[int, int], None] = lambda partition, skipped: None,
                  timeout: float = 30.0) -> None:
         self.topic = state_topic(app_id)
         self.input_topic = input_topic
         self.outbox = outbox
         self.on_rejected = on_rejected  # a damaged, foreign or old snapshot was ignored
+        self.on_restored = on_restored  # (partition, records skipped back past unusable ones)
+        self.skipped: dict[int, int] = {}  # per partition, at its last load
+        self._kafka, self._group = kafka, app_id
+        self._input_reader: Consumer | None = None
         self.timeout = timeout
         self.max_bytes = max_bytes
         ensure_topics(kafka, [self.topic], partitions=partition_count(kafka, input_topic),
@@ -90,43 +102,98 @@ class StateStore:
             self._kept[state.partition] = state
 
     def load(self, topic: str, partition: int) -> PartitionState | None:
-        """The partition's latest snapshot; None when it has none, or none that is usable."""
+        """The partition's newest usable snapshot; None when it has none."""
         tp = TopicPartition(self.topic, self._state_partition(partition))
         low, high = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
         kept = self._kept.pop(partition, None)
+        self.skipped[partition] = 0
         if kept is not None and self._written.get(tp.partition) == high - 1:
             return kept  # nobody wrote a newer snapshot since we saved this one
-        if high <= low:
-            return None
-        self._consumer.assign([TopicPartition(self.topic, tp.partition, high - 1)])
-        try:
-            msg = self._read(high - 1)
-        finally:
-            self._consumer.unassign()
+        skipped, stop, width = 0, high, 1
+        while stop > low:  # newest first: the latest record alone, then ever wider spans before it
+            start = max(low, stop - width)
+            for msg in reversed(self._records(tp.partition, start, stop)):
+                state = self._decode(msg, topic, partition)
+                if state is not None:
+                    self._restored(topic, partition, skipped, f"the snapshot at offset {msg.offset()}")
+                    return state
+                skipped += 1
+            stop, width = start, width * 4
+        if skipped:
+            self._restored(topic, partition, skipped, "none: the partition starts afresh from its "
+                           "committed offset")
+        return None
+
+    def _restored(self, topic: str, partition: int, skipped: int, found: str) -> None:
+        self.skipped[partition] = skipped
+        self.on_restored(partition, skipped)
+        if skipped:
+            log.warning("%s[%d]: %d unusable record(s) at the end of %s[%d]; restored from %s", topic,
+                        partition, skipped, self.topic, partition, found)
+
+    def _decode(self, msg, topic: str, partition: int) -> PartitionState | None:
         try:
             if msg.key() != self._key(partition):
                 raise SnapshotError(f"key {msg.key()!r} is not {self._key(partition)!r}")
             return PartitionState.from_snapshot(msg.value(), topic, partition)
         except SnapshotError as error:
             self.on_rejected()
-            log.warning("ignoring the snapshot of %s[%d] at %s[%d]@%d: %s; the partition starts "
-                        "afresh from its committed offset", topic, partition, self.topic, tp.partition,
-                        msg.offset(), error)
+            log.warning("ignoring the record of %s[%d] at %s[%d]@%d: %s", topic, partition, self.topic,
+                        msg.partition(), msg.offset(), error)
             return None
 
-    def _read(self, offset: int):
+    def _records(self, state_partition: int, start: int, stop: int) -> list:
+        """The state topic's records at offsets in [start, stop) (compaction may have left none);
+        a record at ``stop - 1`` or later exists (the last one, or one read before)."""
+        self._consumer.assign([TopicPartition(self.topic, state_partition, start)])
+        try:
+            out = []
+            for msg in self._read(self._consumer, self.topic, stop - 1):
+                if msg.offset() < stop:
+                    out.append(msg)
+            return out
+        finally:
+            self._consumer.unassign()
+
+    def missed(self, partition: int, next_offset: int) -> list[tuple]:
+        """The input partition's messages from ``next_offset`` (where a restored snapshot ends)
+        up to the group's committed offset, as (key, value, headers, topic, partition, offset):
+        what a newer, unusable snapshot had covered. Empty when the committed offset is not past it."""
+        if self._input_reader is None:  # the worker's group, to read its offsets: it never joins
+            self._input_reader = Consumer(self._kafka.librdkafka(**{
+                "group.id": self._group, "enable.auto.commit": False, "enable.partition.eof": True}))
+        reader = self._input_reader
+        committed = reader.committed([TopicPartition(self.input_topic, partition)],
+                                     timeout=self.timeout)[0].offset
+        if committed <= next_offset:
+            return []
+        reader.assign([TopicPartition(self.input_topic, partition, next_offset)])
+        try:
+            return [(m.key(), m.value(), m.headers() or [], m.topic(), m.partition(), m.offset())
+                    for m in self._read(reader, self.input_topic, committed - 1) if m.offset() < committed]
+        finally:
+            reader.unassign()
+
+    def _read(self, consumer: Consumer, topic: str, last: int):
+        """Messages of the assigned partition up to the first at offset ``last`` or later, or to
+        its end."""
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            msg = self._consumer.poll(1.0)
+            msg = consumer.poll(1.0)
             if msg is None:
                 continue
             if msg.error() is not None:
                 if msg.error().code() == KafkaError._PARTITION_EOF:
+                    if consumer is self._input_reader:
+                        return  # the committed offset may lie past compacted or control records
                     continue
-                raise RuntimeError(f"reading {self.topic}: {msg.error()}")
-            if msg.offset() >= offset:
-                return msg
-        raise RuntimeError(f"reading {self.topic} took longer than {self.timeout:.0f} s")
+                raise RuntimeError(f"reading {topic}: {msg.error()}")
+            yield msg
+            if msg.offset() >= last:
+                return
+        raise RuntimeError(f"reading {topic} took longer than {self.timeout:.0f} s")
 
     def close(self) -> None:
         self._consumer.close()
+        if self._input_reader is not None:
+            self._input_reader.close()

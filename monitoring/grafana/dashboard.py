@@ -135,7 +135,10 @@ PANELS = [
          ("max(clv_replay_duration_seconds)", "duration (s)"), ("max(clv_replay_success)", "success"),
          ("max(clv_replay_last_run_timestamp_seconds) * 1000", "ended")], "short"),
     ("Saved states rejected", "stat", "Snapshots ignored because they were damaged, foreign or of "
-     "another format", [("sum(clv_state_rejected_total)", "rejected")], "short"),
+     "another format; per partition, how many unusable records its last restore walked back over to "
+     "the newest usable snapshot", [("sum(clv_state_rejected_total)", "rejected"),
+                                    ("max by (partition) (clv_state_restore_skipped)",
+                                     "walked back, partition {{partition}}")], "short"),
     ("State saves failed", "stat", "Saves that did not reach the state topic (offsets stay uncommitted; "
      "a failed save on revocation stops the worker)",
      [("sum(clv_state_save_failures_total)", "failed saves")], "short"),

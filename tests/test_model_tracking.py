@@ -181,11 +181,33 @@ def test_customer_state_stays_bounded_without_a_model(messages, tmp_path) -> Non
     p = Pipeline(MONITOR, Metrics(CollectorRegistry()), tmp_path, ModelConfig())
     feed(p, messages)
     for state in p.partitions.values():
-        oldest = min(when for c in state.tracker.store.customers.values() for when, _ in c[RECENT])
+        oldest = min(when for c in state.tracker.store.customers.values() for when in c[RECENT])
         assert oldest >= state.watermark - DEFAULT_HORIZON_DAYS * DAY - ModelConfig().step_days * DAY
         kept = min(when for c in state.tracker.store.customers.values() for when in c[INVOICES].values())
         assert kept >= state.watermark - INVOICE_GRACE - ModelConfig().step_days * DAY
     assert predictions(p) == (0, 0)
+
+
+def test_the_same_events_again_grow_no_customer_state(ordered) -> None:
+    """A replay of the same rows (event time does not advance) adds to the sums, not to the
+    state: 20,000 rows twice hold as many entries as once, with twice the recent spend; a
+    store pickled when recent spend was a list of (time, total) reads back summed per time."""
+    from detector.model.customers import CustomerStore
+    from schemas.features import customer_events
+
+    events = list(zip(*customer_events(ordered.iloc[:20_000]), strict=True))
+    store, sizes, spends, watermark = CustomerStore(DEFAULT_HORIZON_DAYS), [], [], -math.inf
+    for _ in range(2):
+        for customer, invoice, total, when in events:
+            watermark = max(watermark, when)
+            if customer is not None:
+                store.add(customer, when, invoice, total, watermark)
+        sizes.append(sum(len(c[RECENT]) + len(c[INVOICES]) for c in store.customers.values()))
+        spends.append(sum(sum(c[RECENT].values()) for c in store.customers.values()))
+    assert sizes[1] == sizes[0] and spends[1] == pytest.approx(2 * spends[0])
+    old = CustomerStore(DEFAULT_HORIZON_DAYS)
+    old.customers = {1: [0.0, DAY, 3.0, 2, 0, 2, {"a": 0.0}, [(0.0, 1.0), (DAY, 1.5), (DAY, 0.5)]]}
+    assert pickle.loads(pickle.dumps(old)).customers[1][RECENT] == {0.0: 1.0, DAY: 2.0}  # noqa: S301
 
 
 def test_a_model_alarm_carries_what_it_compared(model_dir, messages, tmp_path) -> None:

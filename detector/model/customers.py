@@ -5,8 +5,10 @@ features themselves are built only at a cutoff (``schemas.features.clv_features`
 definition the trainer uses too).
 
 Memory follows the live customer population, not the stream: spend older than H before
-the watermark is dropped (on arrival, and by ``prune``), invoice numbers are kept only
-while a line of theirs could still arrive (``INVOICE_GRACE``), and a customer idle for
+the watermark is dropped (on arrival, and by ``prune``), recent spend is summed per
+distinct event time (the same year replayed again, whose event time does not advance,
+adds to the sums instead of growing a list), invoice numbers are kept only while a line
+of theirs could still arrive (``INVOICE_GRACE``), and a customer idle for
 ``CUSTOMER_IDLE_DAYS`` is forgotten — the trainer defines a customer's history the same
 way, so in event-time order the streamed features equal the trainer's.
 """
@@ -23,7 +25,7 @@ FIRST, LAST, MONETARY, LINES, CANCELLED, FREQUENCY, INVOICES, RECENT = range(8)
 
 
 class CustomerStore:
-    """Aggregates per customer; ``recent`` keeps (time, total) of the last H days only.
+    """Aggregates per customer; ``recent`` keeps {time: total} of the last H days only.
 
     >>> store = CustomerStore(horizon_days=30)
     >>> store.add(17850, 0.0, "536365", 15.3, watermark=0.0)
@@ -38,6 +40,16 @@ class CustomerStore:
         self.idle = CUSTOMER_IDLE_DAYS * DAY
         self.customers: dict[int, list] = {}
 
+    def __setstate__(self, state: dict) -> None:
+        """Snapshots written before recent spend was summed per time hold (time, total) lists."""
+        self.__dict__.update(state)
+        for customer in self.customers.values():
+            if isinstance(customer[RECENT], list):
+                recent: dict[float, float] = {}
+                for when, total in customer[RECENT]:
+                    recent[when] = recent.get(when, 0.0) + total
+                customer[RECENT] = recent
+
     def __len__(self) -> int:
         return len(self.customers)
 
@@ -46,7 +58,7 @@ class CustomerStore:
         state = self.customers.get(customer)
         if state is None or when - state[LAST] > self.idle:  # new, or back after a long absence
             self.customers[customer] = [when, when, total, 1, int(is_cancellation(invoice)), 1,
-                                        {invoice: when}, [(when, total)]]
+                                        {invoice: when}, {when: total}]
             return
         if when < state[FIRST]:
             state[FIRST] = when
@@ -62,7 +74,8 @@ class CustomerStore:
         if when >= watermark - INVOICE_GRACE:
             invoices[invoice] = when if seen is None else max(seen, when)
         if when >= watermark - self.horizon:  # older spend is before every cutoff still to come
-            state[RECENT].append((when, total))
+            recent = state[RECENT]
+            recent[when] = recent.get(when, 0.0) + total
 
     def monetary(self, customers: np.ndarray) -> np.ndarray:
         get = self.customers.get
@@ -78,8 +91,8 @@ class CustomerStore:
                 expired.append(customer)
                 continue
             recent = state[RECENT]
-            if recent and min(recent)[0] < since:
-                state[RECENT] = [entry for entry in recent if entry[0] >= since]
+            if recent and min(recent) < since:
+                state[RECENT] = {t: spend for t, spend in recent.items() if t >= since}
             invoices = state[INVOICES]
             if invoices and min(invoices.values()) < grace:
                 state[INVOICES] = {i: t for i, t in invoices.items() if t >= grace}
@@ -98,7 +111,7 @@ class CustomerStore:
             monetary.append(state[MONETARY])
             lines.append(state[LINES])
             cancelled.append(state[CANCELLED])
-            recent_spend.append(sum(total for when, total in state[RECENT] if when < cutoff))
+            recent_spend.append(sum(total for when, total in state[RECENT].items() if when < cutoff))
         frame = clv_features(cutoff, first, last, invoices, monetary, lines, cancelled, recent_spend)
         frame.index = pd.Index(ids, name="CustomerID")
         return frame

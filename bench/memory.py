@@ -7,7 +7,12 @@ After each pass has been processed, the resident memory (RSS) of the worker (Fau
 process and of its pipeline process, the customers and pending predictions held, and the
 snapshot sizes are printed.
 
+With --separate-runs the passes are separate `producer replay` runs of the same rows, one
+after another, as a user replaying the year again would do: event time does not advance
+between them (a shuffled replay's event time does not advance inside a pass either).
+
     python bench/memory.py --passes 4
+    python bench/memory.py --passes 4 --order shuffled --no-model --separate-runs
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=4)
     parser.add_argument("--order", default="time", choices=["time", "shuffled"])
     parser.add_argument("--no-model", action="store_true")
+    parser.add_argument("--separate-runs", action="store_true", help="each pass its own producer run, "
+                        "same rows, same event times (default: one run, later passes shifted forward)")
     args = parser.parse_args()
     rows = len(pd.read_parquet(args.data, columns=["Quantity"]))
     broker = KafkaBroker().start()
@@ -38,11 +45,17 @@ def main() -> None:
         if not args.no_model:
             train(env, args.data, workdir / "models", "--publish", "false")
         worker = Detector(env, workdir / "worker").start()
-        producer = subprocess.Popen([sys.executable, "-m", "producer", "replay", "--data", str(args.data),
-                                     "--order", args.order, "--passes", str(args.passes), "--no-progress"],
-                                    env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        replay = [sys.executable, "-m", "producer", "replay", "--data", str(args.data), "--order", args.order,
+                  "--no-progress"]
+        runs = 1 if not args.separate_runs else args.passes
+        producer = subprocess.Popen([*replay, "--passes", str(args.passes // runs)], env=env, cwd=ROOT,
+                                    stdout=subprocess.DEVNULL)
         first = None
         for k in range(1, args.passes + 1):
+            if args.separate_runs and k > 1:
+                assert producer.wait(600) == 0, "the replay failed"
+                producer = subprocess.Popen([*replay, "--passes", "1"], env=env, cwd=ROOT,
+                                            stdout=subprocess.DEVNULL)
             wait_for(lambda n=k: worker.state_events() >= n * rows, 3600, f"pass {k}", 1.0)
             faust_mb, pipeline_mb = worker.rss_mb()
             first = first or (faust_mb, pipeline_mb)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import orjson
-import pandas as pd
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -17,24 +16,12 @@ from schemas.batch_metrics import PushSettings, push_training
 from schemas.settings import build, flags_from
 from schemas.topics import KafkaSettings
 from trainer import versions
-from trainer.features import TrainingDataError
+from trainer.features import TrainingDataError, select_window
 from trainer.publish import publish
 from trainer.settings import TrainerSettings
 from trainer.train import fit
 
 console = Console(stderr=True, soft_wrap=True)
-
-
-def select_window(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.DataFrame:
-    try:
-        start = pd.Timestamp(since) if since else frame["InvoiceDate"].min()
-        end = pd.Timestamp(until) if until else frame["InvoiceDate"].max() + pd.Timedelta(seconds=1)
-    except ValueError as error:
-        raise TrainingDataError(f"bad --since/--until time: {error}") from None
-    window = frame[(frame["InvoiceDate"] >= start) & (frame["InvoiceDate"] < end)]
-    if window.empty:
-        raise TrainingDataError(f"no rows between {start} and {end}")
-    return window.reset_index(drop=True)
 
 
 EXIT_BAD_INPUT = 2  # settings or data unusable: nothing trained

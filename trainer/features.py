@@ -80,3 +80,15 @@ def target(rows: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizo
                   & (rows["InvoiceDate"] < cutoff + pd.Timedelta(days=horizon_days))]
     spend = future.groupby("CustomerID")["total"].sum().reindex(customers, fill_value=0.0)
     return spend.clip(lower=0.0).rename("spend_next_horizon")
+
+
+def select_window(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.DataFrame:
+    try:
+        start = pd.Timestamp(since) if since else frame["InvoiceDate"].min()
+        end = pd.Timestamp(until) if until else frame["InvoiceDate"].max() + pd.Timedelta(seconds=1)
+    except ValueError as error:
+        raise TrainingDataError(f"bad --since/--until time: {error}") from None
+    window = frame[(frame["InvoiceDate"] >= start) & (frame["InvoiceDate"] < end)]
+    if window.empty:
+        raise TrainingDataError(f"no rows between {start} and {end}")
+    return window.reset_index(drop=True)

@@ -31,7 +31,7 @@ from schemas.retrain import InvalidRequest, RetrainOutcome, RetrainRequest
 from schemas.topics import KafkaSettings, dead_letter
 from trainer import versions
 from trainer.champion import judge, serving
-from trainer.features import TrainingDataError
+from trainer.features import TrainingDataError, select_window
 from trainer.publish import ensure_retrain_topics, publish, read_outcomes, send_dead_letter, send_outcome
 from trainer.settings import TrainerSettings
 from trainer.train import fit
@@ -169,8 +169,6 @@ class RetrainService:
 
             frame = read_transactions(self.kafka)
         if s.since or s.until:
-            from trainer.cli import select_window
-
             frame = select_window(frame, s.since, s.until)
         start = frame["InvoiceDate"].max() - pd.Timedelta(days=days)
         return frame[frame["InvoiceDate"] > start].reset_index(drop=True)

@@ -21,7 +21,8 @@ from schemas.features import CATEGORICAL, NUMERIC
 from schemas.transaction import DLQ_REASONS
 
 TESTS_BY_FEATURE = {
-    **{f: ("ks", "out_of_range", "values", "tail", "adwin") for f in NUMERIC},
+    **{f: ("ks", "out_of_range", "values", "tail", "adwin", "ks_segment",
+           *(("product_price",) if f == "unit_price" else ())) for f in NUMERIC},
     **{f: ("categorical", "categorical_long", "adwin") for f in CATEGORICAL},
 }
 MODEL_CHECKS = (("prediction", "ks"), ("prediction", "ks_active"), ("error", "out_of_range"),

@@ -8,7 +8,8 @@ The window's statistic is decomposed over segments, so the parts add up to the w
 - out of range (and tail: a value far past the range): each segment's share of the window's
   values outside the reference range;
 - value mix: at the value whose share moved most, each segment's part of that move;
-- categorical: each category's change of share, window against reference.
+- categorical: each category's change of share, window against reference;
+- a segment-conditional test (detector/drift/checks/segment.py): the segment it ran in.
 
 Segments are ranked by the part they take in the direction of the gap; the top few are kept.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from detector.drift.checks import Verdict
 from detector.drift.checks.ks import ks_gap
+from detector.drift.checks.segment import SegmentVerdict
 from detector.drift.reference import SEGMENTS, Reference
 from schemas.features import Columns
 
@@ -40,6 +42,10 @@ class Segment:
 def attribute(verdict: Verdict, reference: Reference, window: Columns, top: int = TOP) -> list[Segment]:
     """The segments that drive an alarm of ``verdict`` on this window, most first."""
     feature = verdict.feature
+    if isinstance(verdict, SegmentVerdict):  # a test inside one segment: that segment, all of it
+        kind, name = verdict.segment.split("=", 1)
+        count = int((window[kind] == name).sum()) if kind in window else 0
+        return [Segment(kind, name, verdict.statistic, count)]
     if feature in reference.categorical:
         return _categories(feature, reference.categorical[feature], window[feature], top)
     values, found = window[feature], []

@@ -18,6 +18,7 @@ from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.ks import KSCheck
 from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
+from detector.drift.checks.segment import SegmentCheck, segments
 from detector.drift.checks.tail import TailCheck
 from detector.drift.reference import Reference
 from schemas.features import CATEGORICAL, FEATURES, NUMERIC, Columns
@@ -45,6 +46,14 @@ class MonitorConfig(BaseModel):
     adwin_delta: float = Field(1e-5, gt=0, lt=1, description="ADWIN confidence delta")
     adwin_clock: int = Field(8, ge=1, description="ADWIN checks for a change every this many updates")
     adwin_group: int = Field(1, ge=1, description="events averaged per ADWIN update (CPU vs delay)")
+    segment_count: int = Field(3, ge=0, description="countries tested on their own (segment-conditional "
+                               "tests): the largest by reference share below one half (0: off)")
+    segment_window: int = Field(40, ge=10, description="a country's window in its own rows for the "
+                                "segment-conditional tests")
+    segment_step: int = Field(10, ge=1, description="a country's rows between two evaluations of its "
+                              "segment-conditional tests")
+    segment_budget_share: float = Field(0.1, gt=0, lt=1, description="share of the false-alarm budget "
+                                        "given to the segment-conditional tests")
     episode_quiet: int = Field(2000, ge=1, description="events of a partition without an alarm or a "
                                "drifted evaluation of a feature that close its drift episode")
 
@@ -52,6 +61,9 @@ class MonitorConfig(BaseModel):
     def _panes_divide_the_window(self) -> MonitorConfig:
         if self.window_size % self.panes:
             raise ValueError(f"window_size ({self.window_size}) must be a multiple of panes ({self.panes})")
+        if self.segment_step > self.segment_window:
+            raise ValueError(f"segment_step ({self.segment_step}) must be at most segment_window "
+                             f"({self.segment_window})")
         if self.long_window and (self.long_window <= self.window_size or self.long_window % self.window_size):
             raise ValueError(f"long_window ({self.long_window}) must be 0 or a multiple of window_size "
                              f"({self.window_size}) larger than it")
@@ -74,8 +86,17 @@ class MonitorConfig(BaseModel):
 
     @property
     def alpha(self) -> float:
-        """Per-test level: the budget split (Bonferroni) over every test run."""
-        return self.false_alarms_per_million / self.tests_per_million
+        """Per-test level: the budget (less the segment tests' share) split (Bonferroni) over
+        every test run."""
+        segments = self.segment_budget_share if self.segment_count else 0.0
+        return (1 - segments) * self.false_alarms_per_million / self.tests_per_million
+
+    def segment_alpha(self, shares: list[float]) -> float:
+        """Per-test level of the segment-conditional tests, for countries of these reference
+        shares: their share of the budget over their evaluations per 1M events (each country
+        evaluated every ``segment_step`` of its rows; one KS per numeric feature, one product price)."""
+        evaluations = sum(shares) * 1e6 / self.segment_step * (len(NUMERIC) + 1)
+        return self.segment_budget_share * self.false_alarms_per_million / max(evaluations, 1e-12)
 
 
 @dataclass
@@ -159,11 +180,23 @@ class DriftMonitor:
             *(AdwinCheck(f, numeric[f], c.adwin_delta, c.adwin_clock, c.adwin_group) for f in NUMERIC),
             *(ShareAdwinCheck(f, categorical[f], c.adwin_delta, c.adwin_clock, c.adwin_group)
               for f in CATEGORICAL),
+            *self._segment_checks(reference),
         ]
         self._pane, self._pane_size = [], 0
         self._panes.clear()
         self._drifted.clear()
         self._warm, self._warm_size = [], 0
+
+    def _segment_checks(self, reference: Reference) -> list[Check]:
+        c = self.config
+        countries = segments(reference, c.segment_count)
+        if not countries:
+            return []
+        alpha = c.segment_alpha([share for _, share in countries])
+        size, step = c.segment_window, c.segment_step
+        checks = [*(SegmentCheck(f, "ks_segment", reference, countries, size, step, alpha) for f in NUMERIC),
+                  SegmentCheck("unit_price", "product_price", reference, countries, size, step, alpha)]
+        return [check for check in checks if check.countries]
 
     def _long_checks(self) -> list[Check]:
         c = self.config
@@ -222,7 +255,7 @@ class DriftMonitor:
         with the last W events up to it as its window (what the alarm is attributed to)."""
         out = []
         for check in self.checks:
-            for pos, hit in check.update(chunk[check.feature]):
+            for pos, hit in check.update(chunk if getattr(check, "columns", False) else chunk[check.feature]):
                 t = float(chunk["event_time"][pos])
                 out.append(Outcome("detection", [hit], [hit], self.events_processed + pos + 1,
                                    offset + pos, t, t, window=self._recent(chunk, pos)))
@@ -235,7 +268,8 @@ class DriftMonitor:
 
     def _evaluate(self, position: int) -> Outcome:
         window = _concat(list(self._panes))
-        results = [ch.evaluate(window[ch.feature]) for ch in self.checks]
+        results = [ch.evaluate(None if getattr(ch, "columns", False) else window[ch.feature])
+                   for ch in self.checks]
         alarms = []
         for check, r in zip(self.checks, results, strict=True):
             if check.streaming:  # alarmed as it fired

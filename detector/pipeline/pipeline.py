@@ -21,6 +21,7 @@ import numpy as np
 
 from detector.drift.attribution import attribute
 from detector.drift.checks import Verdict
+from detector.drift.checks.segment import SegmentVerdict
 from detector.drift.episodes import Episode, Episodes
 from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
 from detector.metrics import IMPACT_SIGNALS, Metrics
@@ -320,8 +321,14 @@ class Pipeline:
             return [], []
         segments = attribute(alarm, reference, window)
         if feature in reference.numeric:
-            return [distributions.numeric(feature, reference.numeric[feature], window[feature],
-                                          reference_sorted=True)], segments
+            values, current = reference.numeric[feature], window[feature]
+            if isinstance(alarm, SegmentVerdict):  # the segment's rows, reference and window
+                kind, name = alarm.segment.split("=", 1)
+                values = values[reference.segments.get(feature, {}).get(kind, np.array([])) == name]
+                current = current[window[kind] == name] if kind in window else current[:0]
+                if values.size == 0 or current.size == 0:
+                    return [], segments
+            return [distributions.numeric(feature, values, current, reference_sorted=True)], segments
         return [distributions.categorical(feature, reference.categorical[feature], window[feature])], segments
 
     def material_impact(self) -> tuple[list[str], list[int]]:

@@ -12,7 +12,12 @@
 | new-country | share (0.05) | that share of rows from a country never seen before ("Atlantis") |
 | cancellations | factor k (3) | the cancelled share × k (lines turned into cancellations) |
 | one-country | share (1.0) | rows of other countries than ``country`` dropped until it is that share |
-| swap-prices | — | ``country``'s and France's unit prices swapped: marginals kept, their relation not |
+| swap-prices | share (1.0) | that share of ``country``'s and France's rows: a price drawn from the other's |
+| country-price | ε (0.5) | ``country``'s UnitPrice × (1 + ε): one market re-priced |
+| customer-country | share (0.10) | that share of the customers: their countries shuffled among them |
+
+The last three change relations and leave the marginals about as they were: the price's
+relation to its country and product, who buys where.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ import pandas as pd
 UK = "United Kingdom"
 NEW_COUNTRY = "Atlantis"
 DEFAULT_SIZES = {"outliers": 0.10, "country-mix": 0.70, "price": 0.5, "quantity": 0.5,
-                 "missing-customer": 0.10, "new-country": 0.05, "cancellations": 3.0, "one-country": 1.0}
+                 "missing-customer": 0.10, "new-country": 0.05, "cancellations": 3.0, "one-country": 1.0,
+                 "swap-prices": 1.0, "country-price": 0.5, "customer-country": 0.10}
 SCENARIOS = ("none", "scale", "gradual", "outliers", "country-mix", "price", "quantity", "missing-customer",
-             "new-country", "cancellations", "one-country", "swap-prices")
-SHARES = ("outliers", "country-mix", "new-country", "one-country", "missing-customer")
+             "new-country", "cancellations", "one-country", "swap-prices", "country-price",
+             "customer-country")
+SHARES = ("outliers", "country-mix", "new-country", "one-country", "missing-customer", "swap-prices",
+          "customer-country")
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Scenario:
     onset: int = 0
     ramp: int = 10_000  # rows over which `gradual` reaches full `scale`
     size: float | None = None  # None: the scenario's default (DEFAULT_SIZES)
-    country: str = "Germany"  # one-country, swap-prices
+    country: str = "Germany"  # one-country, swap-prices, country-price
 
     def __post_init__(self) -> None:
         if self.name not in SCENARIOS:
@@ -48,7 +56,7 @@ class Scenario:
             raise ValueError(f"ramp must be >= 1 row, not {self.ramp}")
         if self.name in SHARES and not 0 < self.amount <= 1:
             raise ValueError(f"size of {self.name} is a share in (0, 1], not {self.amount}")
-        if self.name in ("price", "quantity") and self.amount <= -1:
+        if self.name in ("price", "quantity", "country-price") and self.amount <= -1:
             raise ValueError(f"size of {self.name} is ε > -1 (values × (1 + ε)), not {self.amount}")
         if self.name == "cancellations" and self.amount < 1:
             raise ValueError(f"size of cancellations is a factor >= 1, not {self.amount}")
@@ -139,8 +147,20 @@ def apply(frame: pd.DataFrame, scenario: Scenario, seed: int) -> tuple[pd.DataFr
     elif scenario.name == "swap-prices":
         original = price.copy()
         for mine, theirs in ((scenario.country, "France"), ("France", scenario.country)):
-            rows = after & (country == mine)
+            rows = after & (country == mine) & (rng.random(len(out)) < size)
             price[rows] = rng.choice(original[country == theirs], int(rows.sum()))
+    elif scenario.name == "country-price":
+        rows = after & (country == scenario.country)
+        price[rows] = np.round(price[rows] * (1 + size), 2)
+    elif scenario.name == "customer-country":
+        customers = out["CustomerID"].to_numpy()
+        known = after & ~pd.isna(customers)
+        ids = np.unique(customers[known])
+        chosen = ids[rng.random(ids.size) < size]
+        home = pd.Series(country[known], index=customers[known]).groupby(level=0).first()[chosen]
+        moved = dict(zip(chosen.tolist(), rng.permutation(home.to_numpy()).tolist(), strict=True))
+        rows = known & np.isin(customers, chosen)
+        out.loc[rows, "Country"] = [moved[c] for c in customers[rows].tolist()]
     out["Quantity"] = quantity.astype(np.int64)
     out["UnitPrice"] = price
     return out, scenario.onset

@@ -19,10 +19,12 @@ class ProducerSettings(BaseSettings):
                        description="time (real drift) or shuffled (stationary)")
     seed: int = Field(42, description="seed for shuffling and drift")
     scenario: str = Field("none", description="none, scale, gradual, outliers, country-mix, price, quantity, "
-                          "missing-customer, new-country, cancellations, one-country or swap-prices")
+                          "missing-customer, new-country, cancellations, one-country, swap-prices, "
+                          "country-price or customer-country")
     size: float | None = Field(None, description="the scenario's size (README, Drift scenarios); unset: "
                                "its default")
-    country: str = Field("Germany", description="the country of one-country and swap-prices")
+    country: str = Field("Germany", description="the country of one-country, swap-prices and "
+                         "country-price")
     onset: str = Field("0.5", description="drift onset: row index (270954) or fraction (0.5)")
     ramp: int = Field(10_000, ge=1, description="rows over which gradual drift ramps in")
     rate: float = Field(0.0, ge=0, description="events/s; 0 = as fast as possible")

@@ -159,3 +159,22 @@ def test_swapped_prices_keep_the_marginal(frame: pd.DataFrame) -> None:
     assert abs(out["UnitPrice"].median() - frame["UnitPrice"].median()) < 0.05
     with pytest.raises(ValueError, match="share in"):
         scenarios.Scenario("one-country", 0, size=1.5)
+    half, _ = scenarios.apply(frame, scenarios.Scenario("swap-prices", 0, size=0.5), seed=8)
+    moved = (half["UnitPrice"] != frame["UnitPrice"]) & (frame["Country"].isin(["Germany", "France"]))
+    assert 0.35 < moved.sum() / frame["Country"].isin(["Germany", "France"]).sum() < 0.5
+
+
+def test_one_market_repriced_and_customers_moved_between_countries(frame: pd.DataFrame) -> None:
+    out, onset = scenarios.apply(frame, scenarios.Scenario("country-price", 10_000, size=1.0,
+                                                           country="France"), seed=9)
+    france = (frame["Country"] == "France").to_numpy() & (np.arange(len(frame)) >= onset)
+    assert np.allclose(out["UnitPrice"][france], np.round(frame["UnitPrice"][france] * 2, 2))
+    assert out["UnitPrice"][~france].equals(frame["UnitPrice"][~france])
+    out, onset = scenarios.apply(frame, scenarios.Scenario("customer-country", 10_000, size=0.2), seed=10)
+    after = frame.iloc[onset:]
+    moved = out["Country"].iloc[onset:] != after["Country"]
+    assert moved.any() and after["CustomerID"][moved].notna().all()
+    # each moved customer has one country after the onset, and the countries were reshuffled
+    assert (out.iloc[onset:][moved].groupby("CustomerID")["Country"].nunique() == 1).all()
+    assert sorted(out.iloc[onset:].groupby("CustomerID")["Country"].first()) == sorted(
+        after.groupby("CustomerID")["Country"].first())

@@ -71,3 +71,25 @@ def test_drift_is_caught_soon_after_onset(kafka_bootstrap, topics, data_path, st
     report = (detector.reports / "latest_drift_report.json").read_bytes()
     assert orjson.loads(report)["alarm"]["kind"] == "alarm"
     assert detector.alive
+
+
+def test_prices_swapped_between_two_countries_are_caught_inside_a_country(
+        kafka_bootstrap, topics, data_path, start_detector) -> None:
+    """Germany's and France's unit prices exchanged: every marginal stays, the price given
+    country and product does not. The alarm is a segment-conditional test and names the
+    country it ran in (160,000 shuffled rows, onset at 120,000: warm-ups done by then)."""
+    env = base_env(kafka_bootstrap, topics)
+    detector = start_detector(env)
+    result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42", "--limit", "160000",
+                    "--scenario", "swap-prices", "--onset", "120000")
+    assert result.returncode == 0, result.stderr
+    wait_for(lambda: detector.total('clv_drift_detected_total{feature="unit_price",kind="data",') > 0, 300,
+             "an alarm on unit_price", interval=1)
+    found = [a for a in alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])]
+    assert found and all(a["trigger"]["seq"] >= a["trigger"]["onset"] for a in found)
+    first = min(found, key=lambda a: a["trigger"]["events_since_onset"])
+    print(f"swap-prices: first alarm {first['trigger']['events_since_onset']} events after onset "
+          f"({first['results'][0]['feature']}, {first['results'][0]['test']}, {first['segments'][0]})")
+    assert (first["results"][0]["feature"], first["results"][0]["test"]) == ("unit_price", "product_price")
+    assert first["trigger"]["events_since_onset"] <= 2_000
+    assert first["segments"][0]["kind"] == "country" and first["segments"][0]["name"] in ("Germany", "France")

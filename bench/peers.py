@@ -40,11 +40,14 @@ from schemas import features  # noqa: E402
 
 REFERENCE, ONSET, AFTER, POWER_AFTER = 20_000, 30_000, 5_000, 2_000
 MAIN = ("scale", "gradual", "outliers", "country-mix", "price", "quantity", "missing-customer", "new-country",
-        "cancellations", "one-country", "swap-prices")
+        "cancellations", "one-country", "swap-prices", "country-price", "customer-country")
 POWER = {"price": (0.01, 0.02, 0.05, 0.1, 0.2), "quantity": (0.05, 0.1, 0.2, 0.5, 1.0),
          "country-mix": (0.9, 0.88, 0.85, 0.8, 0.7), "missing-customer": (0.01, 0.02, 0.05, 0.1, 0.2),
          "new-country": (0.002, 0.005, 0.01, 0.02, 0.05), "cancellations": (1.25, 1.5, 2.0, 3.0, 5.0),
-         "one-country": (0.03, 0.05, 0.1, 0.2, 0.5), "outliers": (0.001, 0.002, 0.005, 0.01, 0.05)}
+         "one-country": (0.03, 0.05, 0.1, 0.2, 0.5), "outliers": (0.001, 0.002, 0.005, 0.01, 0.05),
+         # relations: the marginals stay about as they were
+         "swap-prices": (0.1, 0.2, 0.3, 0.5, 1.0), "country-price": (0.1, 0.2, 0.5, 1.0, 3.0),
+         "customer-country": (0.05, 0.1, 0.2, 0.5, 1.0)}
 NO_TELEMETRY = {"NML_DISABLE_USAGE_LOGGING": "1", "DO_NOT_TRACK": "1"}  # NannyML, Evidently phone home
 PEERS = {"a": ("evidently_nannyml_river.py", "evidently,nannyml,river"),
          "b": ("frouros_alibi.py", "frouros,alibi")}

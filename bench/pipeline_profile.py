@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="functions shown")
     parser.add_argument("--no-profile", action="store_true", help="time it only (cProfile slows "
                         "many small calls more than a few large ones)")
+    parser.add_argument("--segments", type=int, default=None, help="DETECTOR_SEGMENT_COUNT (default: "
+                        "the setting's default; 0: no segment-conditional tests)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # one log line per alarm is not what is measured
     work = Path(tempfile.mkdtemp(prefix="driftstream-profile-"))
@@ -55,7 +57,8 @@ def main() -> None:
     parts = partitions_of(frame, args.partitions)
     messages = [Message(k, v, [], "tx", int(p), i)
                 for i, ((k, v), p) in enumerate(zip(encode_rows(frame), parts, strict=True))]
-    pipeline = Pipeline(MonitorConfig(), Metrics(CollectorRegistry()), work / "reports",
+    config = MonitorConfig() if args.segments is None else MonitorConfig(segment_count=args.segments)
+    pipeline = Pipeline(config, Metrics(CollectorRegistry()), work / "reports",
                         model=load_latest(work / "models"))
     threadpool_limits(1)  # as in the pipeline process
     profile, events = cProfile.Profile(), 0

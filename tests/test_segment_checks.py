@@ -97,3 +97,23 @@ def test_segment_checks_stay_quiet_on_a_stationary_shop() -> None:
             alarms += outcome.alarms
             worst = max([worst] + [r.ratio for r in outcome.results if isinstance(r, SegmentVerdict)])
     assert alarms == [] and 0 < worst < 1
+
+
+def test_with_a_models_profile_the_segment_tests_compare_with_the_partitions_own_first_events() -> None:
+    """A model's profile holds every customer; a partition some of them, so a country's values
+    differ from the profile's by design (here its German prices are a fifth higher). The
+    segment tests wait for the partition's own first N events and compare with those: quiet
+    on the clean stream, and they still catch the swap."""
+    profile_rows = shop(np.random.default_rng(4), 20_000)
+    profile_rows["unit_price"] *= np.where(profile_rows["country"] == "Germany", 1.2, 1.0)
+    monitor = DriftMonitor(MonitorConfig(reference_size=20_000),
+                           Reference.from_columns(profile_rows, source="model-1"))
+    assert not any(isinstance(c, SegmentCheck) for c in monitor.checks)  # none on the profile
+    rng = np.random.default_rng(5)
+    alarms = [a for o in monitor.update(shop(rng, 20_000)) for a in o.alarms]  # its own first N
+    assert sum(isinstance(c, SegmentCheck) for c in monitor.checks) == 4
+    for k in range(10):
+        alarms += [a for o in monitor.update(shop(rng, 2_000, 20_000 + 2_000 * k)) for a in o.alarms]
+    assert [a for a in alarms if isinstance(a, SegmentVerdict)] == []
+    swapped = [a for o in monitor.update(swap(shop(rng, 3_000, 40_000), rng)) for a in o.alarms]
+    assert any(isinstance(a, SegmentVerdict) and a.test == "product_price" for a in swapped)

@@ -116,6 +116,9 @@ class Outcome:
     window: Columns | None = None  # an evaluation's window, as evaluated
 
 
+OWN_COLUMNS = (*NUMERIC, *CATEGORICAL, "stock_code")  # what the segment tests' own reference is made of
+
+
 class DriftMonitor:
     """Feed feature columns with update(); read outcomes.
 
@@ -131,6 +134,8 @@ class DriftMonitor:
     ['evaluation']
     """
 
+    _segments: tuple = ()  # segment tests on the partition's own first N events (kept across references)
+
     def __init__(self, config: MonitorConfig, reference: Reference | None = None) -> None:
         self.config = config
         self.events_processed = 0
@@ -142,12 +147,13 @@ class DriftMonitor:
         self._drifted: dict[tuple[str, str], bool] = {}
         self.reference: Reference | None = None
         self.checks: list[Check] = []
-        # The long-window tests compare a partition with its own first N events: a model's
-        # profile is the whole training set, while a partition holds some customers only, so
-        # its country mix differs from the profile's by design (the short-window tests have
-        # minimum effects for that; the long ones have none).
+        # The long-window and segment tests compare a partition with its own first N events: a
+        # model's profile is the whole training set, while a partition holds some customers
+        # only, so its country mix, and a country's values, differ from the profile's by design
+        # (the short-window tests have minimum effects for that; these have none).
         self._own: dict[str, Counter] = {f: Counter() for f in CATEGORICAL}
         self._own_size = 0
+        self._own_rows: list[Columns] = []  # while collecting: what the segment tests need of them
         if reference is not None:
             self.set_reference(reference)
 
@@ -163,9 +169,10 @@ class DriftMonitor:
         """Use a new reference (warm-up or a model's profile): checks rebuilt, window reset."""
         c = self.config
         self.reference = reference
-        if reference.source == "warm-up" and self._own_size < c.reference_size:  # its own events
-            self._own = {f: Counter(reference.categorical[f]) for f in CATEGORICAL}
+        if reference.source == "warm-up" and (self._own_size < c.reference_size or not self._segments):
+            self._own = {f: Counter(reference.categorical[f]) for f in CATEGORICAL}  # its own events
             self._own_size = c.reference_size
+            self._segments = tuple(self._segment_checks(reference))
         numeric, categorical = reference.numeric, reference.categorical
         self.checks = [
             *(KSCheck(f, numeric[f], c.window_size, c.alpha, c.ks_min_effect) for f in NUMERIC),
@@ -180,7 +187,7 @@ class DriftMonitor:
             *(AdwinCheck(f, numeric[f], c.adwin_delta, c.adwin_clock, c.adwin_group) for f in NUMERIC),
             *(ShareAdwinCheck(f, categorical[f], c.adwin_delta, c.adwin_clock, c.adwin_group)
               for f in CATEGORICAL),
-            *self._segment_checks(reference),
+            *self._segments,
         ]
         self._pane, self._pane_size = [], 0
         self._panes.clear()
@@ -188,6 +195,7 @@ class DriftMonitor:
         self._warm, self._warm_size = [], 0
 
     def _segment_checks(self, reference: Reference) -> list[Check]:
+        """Segment-conditional tests on ``reference``: the partition's own first N events."""
         c = self.config
         countries = segments(reference, c.segment_count)
         if not countries:
@@ -211,9 +219,14 @@ class DriftMonitor:
         once there are N, the long-window tests start, with the next event."""
         for f in CATEGORICAL:
             self._own[f].update(chunk[f].tolist())
+        if self.config.segment_count:
+            self._own_rows.append({f: chunk[f] for f in OWN_COLUMNS if f in chunk})
         self._own_size += _length(chunk)
         if self._own_size == self.config.reference_size:
-            self.checks += self._long_checks()
+            if self._own_rows:
+                self._segments = tuple(self._segment_checks(Reference.from_columns(_concat(self._own_rows))))
+                self._own_rows = []
+            self.checks += [*self._long_checks(), *self._segments]
 
     def thresholds(self) -> list[tuple[str, str, float]]:
         return [(ch.feature, ch.test, ch.threshold) for ch in self.checks if not ch.streaming]
@@ -232,7 +245,8 @@ class DriftMonitor:
                     self.set_reference(Reference.from_columns(_concat(self._warm)))
                 continue
             take = min(n - i, self.config.pane_size - self._pane_size)
-            collecting = self.config.long_window and self._own_size < self.config.reference_size
+            collecting = ((self.config.long_window or self.config.segment_count)
+                          and self._own_size < self.config.reference_size)
             if collecting:
                 take = min(take, self.config.reference_size - self._own_size)
             chunk = _take(cols, i, i + take)

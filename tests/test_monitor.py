@@ -108,9 +108,9 @@ def test_alpha_splits_the_budget_over_tests_and_evaluations() -> None:
     assert MonitorConfig(segment_count=0).alpha == pytest.approx(0.1 / 315_000, rel=1e-12)
     # W = 400, P = 4: panes of 100 (10,000 × 15), the long window every 400 (2,500 × 3)
     assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(0.09 / 157_500, rel=1e-12)
-    # the segment tests' 0.01: countries of shares 2 % and 3 %, each evaluated every 10 of its rows
-    # (5,000 evaluations per 1M events), 4 tests each (3 KS, product price): 0.01 / 20,000
-    assert MonitorConfig().segment_alpha([0.02, 0.03]) == pytest.approx(0.01 / 20_000, rel=1e-12)
+    # the segment tests' 0.01: countries of shares 2 % and 3 %, each evaluated every 5 of its rows
+    # (10,000 evaluations per 1M events), 4 tests each (3 KS, product price): 0.01 / 40,000
+    assert MonitorConfig().segment_alpha([0.02, 0.03]) == pytest.approx(0.01 / 40_000, rel=1e-12)
 
 
 def test_long_window_tests_compare_a_partition_with_its_own_first_events() -> None:

@@ -48,9 +48,9 @@ class MonitorConfig(BaseModel):
     adwin_group: int = Field(1, ge=1, description="events averaged per ADWIN update (CPU vs delay)")
     segment_count: int = Field(3, ge=0, description="countries tested on their own (segment-conditional "
                                "tests): the largest by reference share below one half (0: off)")
-    segment_window: int = Field(40, ge=10, description="a country's window in its own rows for the "
+    segment_window: int = Field(20, ge=10, description="a country's window in its own rows for the "
                                 "segment-conditional tests")
-    segment_step: int = Field(10, ge=1, description="a country's rows between two evaluations of its "
+    segment_step: int = Field(5, ge=1, description="a country's rows between two evaluations of its "
                               "segment-conditional tests")
     segment_budget_share: float = Field(0.1, gt=0, lt=1, description="share of the false-alarm budget "
                                         "given to the segment-conditional tests")

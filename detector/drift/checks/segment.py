@@ -11,9 +11,9 @@ window of its last ``window_size`` rows, evaluated every ``step`` of them:
 - ``product_price`` (unit price): the share of rows whose price is off its product's
   reference price (the median over the reference rows of its stock code, all countries;
   codes with ``MIN_PRODUCT_ROWS`` rows or more) by more than ``PRICE_TOLERANCE``, against
-  that country's share in the reference, two-sample: the window's share above the
-  reference's by more than the KS critical value of a 0/1 variable (Hoeffding's bound on a
-  difference of two sample means, so the reference's own sampling is accounted for).
+  that country's share in the reference: Fisher's exact test, one-sided, of the window's
+  off-price count against the reference's (conditional on their total, so the reference's
+  own sampling is accounted for; its critical count computed once per country).
   A product's price is nearly fixed, so prices moved between markets show at once, even
   when the two markets' price distributions are alike (Germany's and France's over the
   year: KS D 0.034). Rows of products the reference never saw are not counted.
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from detector.drift.checks import Verdict
 from detector.drift.checks.ks import ks_critical_value, ks_distance
@@ -63,6 +64,20 @@ def product_prices(reference: Reference) -> dict[str, float] | None:
     grouped = pd.Series(prices[positive]).groupby(codes[positive].astype(str))
     medians = grouped.median()[grouped.size() >= MIN_PRODUCT_ROWS]
     return dict(zip(medians.index, np.log(medians.to_numpy()), strict=True))
+
+
+def fisher_critical_count(m: int, r: int, n: int, alpha: float) -> float:
+    """Fewest off-price rows among ``n`` that Fisher's exact test (one-sided, conditional on
+    the total) finds more than ``r`` among ``m`` in the reference at level ``alpha``; n + 1 if
+    none does. Both are samples: the reference's own noise is accounted for.
+
+    >>> fisher_critical_count(210, 9, 40, 5e-7)
+    14
+    """
+    for k in range(n + 1):
+        if stats.hypergeom.sf(k - 1, m + n, r + k, n) <= alpha:
+            return k
+    return n + 1
 
 
 def off_price(prices: np.ndarray, codes: np.ndarray, log_medians: dict[str, float]) -> np.ndarray:
@@ -113,11 +128,9 @@ class SegmentCheck:
                 known = flags[~np.isnan(flags)]
                 if known.size < MIN_REFERENCE:
                     continue
-                share = float(known.mean())
-                self._reference[name] = share
-                # The reference share is itself a sample: two-sample (Hoeffding) bound on the
-                # difference of two shares, the KS critical value of a 0/1 variable.
-                self._threshold[name] = share + ks_critical_value(known.size, window_size, alpha)
+                self._reference[name] = float(known.mean())
+                critical = fisher_critical_count(known.size, int(known.sum()), window_size, alpha)
+                self._threshold[name] = (critical - 0.5) / window_size  # half a row below the count
             self._countries.append(_Country(name, window_size))
         self.threshold = max(self._threshold.values(), default=1.0)
         self._last = SegmentVerdict(feature, test, 0.0, self.threshold, False)

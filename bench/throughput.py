@@ -113,6 +113,9 @@ def main() -> None:
     parser.add_argument("--readers", default=",".join(READERS), help="the ladder's rungs to run "
                         f"(of {', '.join(READERS)}; empty: none)")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the end-to-end replay")
+    parser.add_argument("--also-with", action="append", default=[], metavar="SETTING=VALUE",
+                        help="measure the detector fleets again with this setting (e.g. "
+                        "DETECTOR_SEGMENT_COUNT=0), in the same run; repeatable")
     parser.add_argument("--no-model", action="store_true", help="no model: warm-up references, "
                         "shuffled replay (data drift only)")
     args = parser.parse_args()
@@ -139,12 +142,15 @@ def main() -> None:
             rate, cpu = result
             agent = rate if reader == "agent" else agent
             print(f"{READERS[reader]}: {rate:,.0f} events/s, {cpu:.1f} CPU s per 1M events", flush=True)
-        for size in (int(n) for n in args.workers.split(",") if n):
-            r = fleet_rate(env, "bench.filled", total, f"detector-{size}", workdir, size)
+        variants = [("", {})] + [(f" with {o}", dict([o.split("=", 1)])) for o in args.also_with]
+        for (label, setting), size in ((v, int(n)) for v in variants for n in args.workers.split(",") if n):
+            group = f"detector-{size}" + (f"-{len(label)}" if label else "")
+            r = fleet_rate(dict(env, **setting), "bench.filled", total, group, workdir, size)
             kb = [b / 1024 for b in r["snapshot_bytes"]]
             ratio = f", {r['rate'] / agent:.2f}× the bare agent" if agent else ""
-            print(f"detector, {size} worker(s): {r['rate']:,.0f} events/s{ratio}, {r['cpu']:.0f} CPU s "
-                  f"per 1M events ({r['faust_cpu']:.0f} Faust, {r['pipeline_cpu']:.0f} pipeline processes), "
+            print(f"detector{label}, {size} worker(s): {r['rate']:,.0f} events/s{ratio}, "
+                  f"{r['cpu']:.0f} CPU s per 1M events ({r['faust_cpu']:.0f} Faust, "
+                  f"{r['pipeline_cpu']:.0f} pipeline processes), "
                   f"the year in {r['seconds']:.1f} s; "
                   f"snapshots {min(kb):,.0f}–{max(kb):,.0f} KiB per partition, "
                   f"save {r['save_s'] * 1000:.0f} ms, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 
 from detector.drift.attribution import Segment, attribute
@@ -117,3 +119,16 @@ def test_with_a_models_profile_the_segment_tests_compare_with_the_partitions_own
     assert [a for a in alarms if isinstance(a, SegmentVerdict)] == []
     swapped = [a for o in monitor.update(swap(shop(rng, 3_000, 40_000), rng)) for a in o.alarms]
     assert any(isinstance(a, SegmentVerdict) and a.test == "product_price" for a in swapped)
+
+
+def test_a_monitor_saved_before_the_segment_tests_reads_back_and_goes_on() -> None:
+    """A partition state pickled by the version before (no own rows kept while collecting its
+    first N events) reads back and completes its own reference without an error."""
+    rng = np.random.default_rng(6)
+    monitor = DriftMonitor(MonitorConfig(reference_size=20_000),
+                           Reference.from_columns(shop(rng, 20_000), source="model-1"))
+    monitor.update(shop(rng, 5_000))
+    del monitor._own_rows  # what the version before did not have
+    restored = pickle.loads(pickle.dumps(monitor))  # noqa: S301 (our own object)
+    restored.update(shop(rng, 20_000, 5_000))
+    assert restored._own_size == 20_000 and restored._own_rows == []

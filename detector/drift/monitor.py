@@ -157,6 +157,11 @@ class DriftMonitor:
         if reference is not None:
             self.set_reference(reference)
 
+    def __setstate__(self, state: dict) -> None:
+        """Snapshots from before the segment tests: no own rows kept (they get none until the
+        next warm-up reference)."""
+        self.__dict__.update({"_own_rows": [], **state})
+
     @property
     def window_fill(self) -> float:
         return sum(_length(p) for p in self._panes) / self.config.window_size

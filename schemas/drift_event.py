@@ -94,6 +94,7 @@ class DriftEvent(msgspec.Struct):
     segments: list[Segment] | None = None  # alarms: the segments that drive it, most first
     model_error: list[ModelError] | None = None  # model error checks: the cutoff's figures
     episode: Episode | None = None  # episode events
+    id: str | None = None  # the same event raised again (after a crash) has the same id
 
 
 encode = msgspec.json.Encoder().encode

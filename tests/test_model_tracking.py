@@ -225,3 +225,22 @@ def test_a_model_alarm_carries_what_it_compared(model_dir, messages, tmp_path) -
     assert compared["reference_name"].startswith("holdout") and len(compared["current"]) == 41
     page = render(alarms[0])
     assert "<polyline" in page and compared["reference_name"] in page
+
+
+def test_drift_events_have_ids_that_a_replay_of_the_same_rows_repeats(model_dir, messages, tmp_path) -> None:
+    """Every drift event's id is unique in a run, and the same rows processed again (as after a
+    crash, from the same state), in other batches, give the same events with the same ids: a
+    consumer of drift.events drops repeats by id."""
+    runs = []
+    for batch in (1_000, 7_000):
+        p, _ = pipeline(model_dir, tmp_path / str(batch))
+        ids = []
+        for start in range(0, 150_000, batch):
+            for _, value in p.process(messages[start:min(start + batch, 150_000)]).drift_events:
+                event = orjson.loads(value)
+                ids.append((event["id"], event["kind"]))
+        runs.append(ids)
+    assert len({i for i, _ in runs[0]}) == len(runs[0])  # unique
+    assert sorted(runs[0]) == sorted(runs[1])
+    kinds = {kind for _, kind in runs[0]}
+    assert {"alarm", "evaluation"} <= kinds and any(i.count(":") >= 4 for i, k in runs[0] if k == "alarm")

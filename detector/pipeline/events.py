@@ -22,6 +22,19 @@ def iso(seconds: float) -> str:
 WORKER = socket.gethostname()
 
 
+def event_id(partition: int, offset: int, kind: str, results: list[Verdict], *more: str) -> str:
+    """partition:offset:kind[:feature:test[:segment]][:more]: the same event raised again
+    (rows processed again after a crash, from the same snapshot) has the same id.
+
+    >>> event_id(2, 4711, "alarm", [Verdict("quantity", "ks", 0.3, 0.2, True)])
+    '2:4711:alarm:quantity:ks'
+    """
+    parts = [str(partition), str(offset), kind]
+    if len(results) == 1:
+        parts += [results[0].feature, results[0].test, *filter(None, [getattr(results[0], "segment", "")])]
+    return ":".join([*parts, *more])
+
+
 def _event(kind: str, detector: str, partition: int, results: list[Verdict], window: drift_event.WindowInfo,
            drift_share: float, drifted_columns: int, model_version: str | None, trigger: dict | None,
            distributions: list[drift_event.Distribution] | None,

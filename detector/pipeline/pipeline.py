@@ -229,22 +229,26 @@ class Pipeline:
     def _publish(self, state: PartitionState, applied: Applied, out: BatchOutput) -> None:
         """What applied rows produced: drift events, metrics, the report."""
         triggers = [self.replays.observe(h) for h in applied.rows.headers]
+        offsets = [m.offset for m in applied.rows.messages]  # the events' ids start with theirs
         for outcome in applied.data:
-            out.drift_events.extend(self._data_events(state, outcome, triggers[outcome.position]))
+            out.drift_events.extend(self._data_events(state, outcome, triggers[outcome.position],
+                                                      offsets[outcome.position]))
         for outcome in applied.model:
             out.drift_events.append(self._model_event(state, outcome, applied.events_before,
-                                                      triggers[outcome.position]))
+                                                      triggers[outcome.position], offsets[outcome.position]))
         for change, episode in applied.episodes:
             out.drift_events.append(self._episode_event(change, episode))
         self.metrics.processed.inc(len(applied.rows.rows))
 
-    def _data_events(self, state: PartitionState, outcome: Outcome, trigger: dict | None
+    def _data_events(self, state: PartitionState, outcome: Outcome, trigger: dict | None, offset: int
                      ) -> list[tuple[bytes, bytes]]:
         cfg, partition = self.config, state.partition
 
         def event(kind: str, results: list, context: tuple = (None, None)) -> drift_event.DriftEvent:
-            return events.data_event(kind, partition, outcome, results, cfg.window_size, cfg.panes,
+            made = events.data_event(kind, partition, outcome, results, cfg.window_size, cfg.panes,
                                      self.model_version, trigger, *context)
+            made.id = events.event_id(partition, offset, kind, results)
+            return made
 
         out = []
         if outcome.kind == "evaluation":
@@ -266,7 +270,7 @@ class Pipeline:
         return out
 
     def _model_event(self, state: PartitionState, outcome: ModelOutcome, events_before: int,
-                     trigger: dict | None) -> tuple[bytes, bytes]:
+                     trigger: dict | None, offset: int) -> tuple[bytes, bytes]:
         result, partition = outcome.result, state.partition
         self.metrics.model_check(result, outcome.alarm, partition)
         if (result.feature, result.test) == ("prediction", "ks"):  # once per cutoff
@@ -292,6 +296,7 @@ class Pipeline:
         event = events.model_event(partition, outcome, events_before + outcome.position + 1,
                                    self.tracker.horizon, self.model_version, trigger, compared,
                                    self.tracker.holdout()[0] if outcome.figures is not None else None)
+        event.id = events.event_id(partition, offset, event.kind, [result], f"{outcome.cutoff:.0f}")
         if outcome.alarm:
             log.warning("model alarm check=%s/%s statistic=%.4f threshold=%.4f partition=%d cutoff=%s",
                         result.feature, result.test, result.statistic, result.threshold, partition,
@@ -308,6 +313,7 @@ class Pipeline:
                 "drift episode %s feature=%s partition=%d alarms=%d tests=%s impact=%s", change,
                 episode.feature, episode.partition, episode.alarms, ",".join(episode.tests), impact)
         event = events.episode_event(change, episode, margin, self.model_version)
+        event.id = f"{episode.id}:{change}"
         return episode.feature.encode(), drift_event.encode(event)
 
     def _alarm_context(self, state: PartitionState, outcome: Outcome, alarm: Verdict) -> tuple[list, list]:

@@ -43,7 +43,7 @@ def attribute(verdict: Verdict, reference: Reference, window: Columns, top: int 
     """The segments that drive an alarm of ``verdict`` on this window, most first."""
     feature = verdict.feature
     if isinstance(verdict, SegmentVerdict):  # a test inside one segment: that segment, all of it
-        kind, name = verdict.segment.split("=", 1)
+        kind, name = verdict.where
         count = int((window[kind] == name).sum()) if kind in window else 0
         return [Segment(kind, name, verdict.statistic, count)]
     if feature in reference.categorical:

@@ -28,10 +28,11 @@ def feed(episodes: Episodes, data: list[Outcome], model: list[ModelOutcome], off
     for outcome in data:
         happened.extend((outcome.position, 0, alarm) for alarm in outcome.alarms)
         happened.extend((outcome.position, 2, r.feature) for r in outcome.results if r.drifted)
-    happened.extend((o.position, 1, o) for o in model if o.result.test == "estimated")
+    estimates = [o for o in model if o.result.test == "estimated"]
+    happened.extend((o.position, 1, o) for o in estimates)
     out: list[tuple[str, Episode]] = []
     loss_model = tracker.model is not None and tracker.model.loss_model is not None
-    estimated = tracked.estimated - sum(1 for o in model if o.result.test == "estimated")  # before the batch
+    estimated = tracked.estimated - len(estimates)  # cutoffs estimated before the batch
     for position, kind, item in sorted(happened, key=lambda h: (h[0], h[1])):
         # the partition as of the event before this one: what had gone quiet by then closes
         closed = episodes.advance(events_before + position, loss_model and estimated > 0)

@@ -329,7 +329,7 @@ class Pipeline:
         if feature in reference.numeric:
             values, current = reference.numeric[feature], window[feature]
             if isinstance(alarm, SegmentVerdict):  # the segment's rows, reference and window
-                kind, name = alarm.segment.split("=", 1)
+                kind, name = alarm.where
                 values = values[reference.segments.get(feature, {}).get(kind, np.array([])) == name]
                 current = current[window[kind] == name] if kind in window else current[:0]
                 if values.size == 0 or current.size == 0:

@@ -145,15 +145,7 @@ class StateStore:
     def _records(self, state_partition: int, start: int, stop: int) -> list:
         """The state topic's records at offsets in [start, stop) (compaction may have left none);
         a record at ``stop - 1`` or later exists (the last one, or one read before)."""
-        self._consumer.assign([TopicPartition(self.topic, state_partition, start)])
-        try:
-            out = []
-            for msg in self._read(self._consumer, self.topic, stop - 1):
-                if msg.offset() < stop:
-                    out.append(msg)
-            return out
-        finally:
-            self._consumer.unassign()
+        return self._span(self._consumer, self.topic, state_partition, start, stop)
 
     def missed(self, partition: int, next_offset: int) -> list[tuple]:
         """The input partition's messages from ``next_offset`` (where a restored snapshot ends)
@@ -167,16 +159,21 @@ class StateStore:
                                      timeout=self.timeout)[0].offset
         if committed <= next_offset:
             return []
-        reader.assign([TopicPartition(self.input_topic, partition, next_offset)])
+        return [(m.key(), m.value(), m.headers() or [], m.topic(), m.partition(), m.offset())
+                for m in self._span(reader, self.input_topic, partition, next_offset, committed)]
+
+    def _span(self, consumer: Consumer, topic: str, partition: int, start: int, stop: int) -> list:
+        """``topic[partition]``'s messages at offsets in [start, stop), read with ``consumer``."""
+        consumer.assign([TopicPartition(topic, partition, start)])
         try:
-            return [(m.key(), m.value(), m.headers() or [], m.topic(), m.partition(), m.offset())
-                    for m in self._read(reader, self.input_topic, committed - 1) if m.offset() < committed]
+            return [m for m in self._read(consumer, topic, stop - 1) if m.offset() < stop]
         finally:
-            reader.unassign()
+            consumer.unassign()
 
     def _read(self, consumer: Consumer, topic: str, last: int):
         """Messages of the assigned partition up to the first at offset ``last`` or later, or to
-        its end."""
+        its end (reported only by a consumer with enable.partition.eof: the input reader, whose
+        committed offset may lie past compacted or control records)."""
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             msg = consumer.poll(1.0)
@@ -184,9 +181,7 @@ class StateStore:
                 continue
             if msg.error() is not None:
                 if msg.error().code() == KafkaError._PARTITION_EOF:
-                    if consumer is self._input_reader:
-                        return  # the committed offset may lie past compacted or control records
-                    continue
+                    return
                 raise RuntimeError(f"reading {topic}: {msg.error()}")
             yield msg
             if msg.offset() >= last:

@@ -45,6 +45,12 @@ MIN_PRODUCT_ROWS = 10  # reference rows a stock code needs for its median price 
 class SegmentVerdict(Verdict):
     segment: str = ""  # "country=Germany"
 
+    @property
+    def where(self) -> tuple[str, str]:
+        """(kind, name) of the segment: ("country", "Germany")."""
+        kind, name = self.segment.split("=", 1)
+        return kind, name
+
 
 def segments(reference: Reference, count: int) -> list[tuple[str, float]]:
     """The ``count`` largest countries by reference share below one half, with their shares."""
@@ -89,7 +95,7 @@ def off_price(prices: np.ndarray, codes: np.ndarray, log_medians: dict[str, floa
 
 
 class _Country:
-    """One country's window and its last verdict."""
+    """One country's window, and whether its last verdict was drifted."""
 
     def __init__(self, name: str, window_size: int) -> None:
         self.name = name
@@ -142,14 +148,14 @@ class SegmentCheck:
     def update(self, chunk: Columns) -> list[tuple[int, Verdict]]:
         if not self._countries:
             return []
-        country = chunk["country"]
-        values = chunk[self.feature]
-        if self._log_medians is not None:
-            values = off_price(values, chunk["stock_code"], self._log_medians)
+        country, values = chunk["country"], chunk[self.feature]
         hits = []
         for state in self._countries:
             rows = np.flatnonzero(country == state.name)
-            for pos, value in zip(rows.tolist(), values[rows].tolist(), strict=True):
+            mine = values[rows]
+            if self._log_medians is not None:  # only the country's rows are looked up
+                mine = off_price(mine, chunk["stock_code"][rows], self._log_medians)
+            for pos, value in zip(rows.tolist(), mine.tolist(), strict=True):
                 if value != value:  # NaN: a product the reference never saw
                     continue
                 state.values.append(value)

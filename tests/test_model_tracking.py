@@ -235,12 +235,12 @@ def test_drift_events_have_ids_that_a_replay_of_the_same_rows_repeats(model_dir,
     for batch in (1_000, 7_000):
         p, _ = pipeline(model_dir, tmp_path / str(batch))
         ids = []
-        for start in range(0, 150_000, batch):
-            for _, value in p.process(messages[start:min(start + batch, 150_000)]).drift_events:
+        for start in range(0, 60_000, batch):
+            for _, value in p.process(messages[start:min(start + batch, 60_000)]).drift_events:
                 event = orjson.loads(value)
                 ids.append((event["id"], event["kind"]))
         runs.append(ids)
     assert len({i for i, _ in runs[0]}) == len(runs[0])  # unique
     assert sorted(runs[0]) == sorted(runs[1])
     kinds = {kind for _, kind in runs[0]}
-    assert {"alarm", "evaluation"} <= kinds and any(i.count(":") >= 4 for i, k in runs[0] if k == "alarm")
+    assert {"alarm", "evaluation", "episode_open", "episode_close"} <= kinds and any(i.count(":") >= 4 for i, k in runs[0] if k == "alarm")

@@ -23,7 +23,8 @@ from schemas.transaction import DLQ_REASONS
 TESTS_BY_FEATURE = {
     **{f: ("ks", "out_of_range", "values", "tail", "adwin", "ks_segment",
            *(("product_price",) if f == "unit_price" else ())) for f in NUMERIC},
-    **{f: ("categorical", "categorical_long", "adwin") for f in CATEGORICAL},
+    **{f: ("categorical", "categorical_long", "adwin", *(("customer_country",) if f == "country" else ()))
+       for f in CATEGORICAL},
 }
 MODEL_CHECKS = (("prediction", "ks"), ("prediction", "ks_active"), ("error", "out_of_range"),
                 ("error", "adwin"), ("error", "estimated"), ("error", "realised"))

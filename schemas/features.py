@@ -3,7 +3,8 @@
 - Event time: InvoiceDate as seconds since the epoch (a naive time is read as UTC).
 - Row features, what the data-drift checks watch: quantity, unit price, line total
   (numeric); country, cancellation, missing customer (categorical); plus missing
-  description for data quality and the stock code, which alarms are attributed to. From
+  description for data quality and the stock code, which alarms are attributed to, and
+  the customer (NaN when missing: the customer–country check keeps each one's country). From
   decoded rows (the detector) or a frame (the trainer's reference profile, offline runs).
 - CLV customer features at a cutoff, what the model predicts from: the trainer aggregates
   with pandas, the detector keeps the same aggregates per customer as events stream in;
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -68,6 +70,7 @@ def columns(rows: Sequence[Transaction]) -> Columns:
         "stock_code": np.array(stock, dtype=object),
         "cancellation": np.array([is_cancellation(i) for i in invoice], dtype=np.bool_),
         "customer_missing": np.array([c is None for c in customer], dtype=np.bool_),
+        "customer_id": np.array([math.nan if c is None else c for c in customer], dtype=np.float64),
         "description_missing": np.array([d is None for d in description], dtype=np.bool_),
         "event_time": np.array([epoch_seconds(w) for w in when], dtype=np.float64),
     }
@@ -83,6 +86,7 @@ def from_frame(frame: pd.DataFrame) -> Columns:
         "stock_code": frame["StockCode"].astype(str).to_numpy(dtype=object),
         "cancellation": cancellations(frame["InvoiceNo"]),
         "customer_missing": frame["CustomerID"].isna().to_numpy(np.bool_),
+        "customer_id": frame["CustomerID"].to_numpy(np.float64, na_value=np.nan),
         "description_missing": frame["Description"].isna().to_numpy(np.bool_),
         "event_time": epoch_seconds_of(frame["InvoiceDate"]),
     }

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from detector.drift.checks import Check, Verdict
 from detector.drift.checks.adwin import AdwinCheck, ShareAdwinCheck
 from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
+from detector.drift.checks.customer_country import CustomerCountryCheck
 from detector.drift.checks.ks import KSCheck
 from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
@@ -54,6 +55,11 @@ class MonitorConfig(BaseModel):
                               "segment-conditional tests")
     segment_budget_share: float = Field(0.1, gt=0, lt=1, description="share of the false-alarm budget "
                                         "given to the segment-conditional tests")
+    customer_window: int = Field(1000, ge=0, description="rows with a customer in the customer-country "
+                                 "test's window: the share whose customer was first seen in another "
+                                 "country, against the partition's own first N events (0: off)")
+    customer_step: int = Field(100, ge=1, description="rows with a customer between two evaluations of "
+                               "the customer-country test")
     episode_quiet: int = Field(2000, ge=1, description="events of a partition without an alarm or a "
                                "drifted evaluation of a feature that close its drift episode")
 
@@ -64,6 +70,9 @@ class MonitorConfig(BaseModel):
         if self.segment_step > self.segment_window:
             raise ValueError(f"segment_step ({self.segment_step}) must be at most segment_window "
                              f"({self.segment_window})")
+        if self.customer_window and self.customer_step > self.customer_window:
+            raise ValueError(f"customer_step ({self.customer_step}) must be at most customer_window "
+                             f"({self.customer_window})")
         if self.long_window and (self.long_window <= self.window_size or self.long_window % self.window_size):
             raise ValueError(f"long_window ({self.long_window}) must be 0 or a multiple of window_size "
                              f"({self.window_size}) larger than it")
@@ -80,9 +89,11 @@ class MonitorConfig(BaseModel):
 
     @property
     def tests_per_million(self) -> float:
-        """Window tests run per 1M events: each at every pane, each long one every W events."""
+        """Window tests run per 1M events: each at every pane, each long one every W events, the
+        customer-country test at most every ``customer_step`` events."""
         long = len(CATEGORICAL) * 1e6 / self.window_size if self.long_window else 0.0
-        return self.window_tests * 1e6 / self.pane_size + long
+        customers = 1e6 / self.customer_step if self.customer_window else 0.0
+        return self.window_tests * 1e6 / self.pane_size + long + customers
 
     @property
     def alpha(self) -> float:
@@ -135,6 +146,7 @@ class DriftMonitor:
     """
 
     _segments: tuple = ()  # segment tests on the partition's own first N events (kept across references)
+    _relations: tuple = ()  # the customer-country test: learns from the partition's own first N events
 
     def __init__(self, config: MonitorConfig, reference: Reference | None = None) -> None:
         self.config = config
@@ -154,13 +166,25 @@ class DriftMonitor:
         self._own: dict[str, Counter] = {f: Counter() for f in CATEGORICAL}
         self._own_size = 0
         self._own_rows: list[Columns] = []  # while collecting: what the segment tests need of them
+        self._relations = self._relation_checks()
         if reference is not None:
             self.set_reference(reference)
 
     def __setstate__(self, state: dict) -> None:
         """Snapshots from before the segment tests: no own rows kept (they get none until the
-        next warm-up reference)."""
+        next warm-up reference); from before the customer-country test: it learns from now on."""
         self.__dict__.update({"_own_rows": [], **state})
+        self.config = MonitorConfig(**vars(self.config))  # settings added since: their defaults
+        if "_relations" not in state:  # and no customer-country test: it learns from now on
+            self._relations = self._relation_checks()
+            if self.reference is not None:
+                self.checks = [*self.checks, *self._relations]
+
+    def _relation_checks(self) -> tuple:
+        c = self.config
+        if not c.customer_window:
+            return ()
+        return (CustomerCountryCheck(c.reference_size, c.customer_window, c.customer_step, c.alpha),)
 
     @property
     def window_fill(self) -> float:
@@ -193,6 +217,7 @@ class DriftMonitor:
             *(ShareAdwinCheck(f, categorical[f], c.adwin_delta, c.adwin_clock, c.adwin_group)
               for f in CATEGORICAL),
             *self._segments,
+            *self._relations,
         ]
         self._pane, self._pane_size = [], 0
         self._panes.clear()
@@ -243,6 +268,8 @@ class DriftMonitor:
             if self.reference is None:
                 take = min(n - i, self.config.reference_size - self._warm_size)
                 self._warm.append(_take(cols, i, i + take))
+                for check in self._relations:  # learns its reference from the warm-up too
+                    check.update(self._warm[-1])
                 self._warm_size += take
                 i += take
                 self.events_processed += take

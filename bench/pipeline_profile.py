@@ -49,7 +49,12 @@ def main() -> None:
                         "many small calls more than a few large ones)")
     parser.add_argument("--segments", type=int, default=None, help="DETECTOR_SEGMENT_COUNT (default: "
                         "the setting's default; 0: no segment-conditional tests)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a monitor setting other than its default, e.g. customer_window=0 (repeatable)")
     args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
+    if args.segments is not None:
+        overrides["segment_count"] = args.segments
     logging.disable(logging.WARNING)  # one log line per alarm is not what is measured
     work = Path(tempfile.mkdtemp(prefix="driftstream-profile-"))
     train({**os.environ, "PYTHONPATH": str(ROOT)}, args.data, work / "models", "--publish", "false")
@@ -57,7 +62,7 @@ def main() -> None:
     parts = partitions_of(frame, args.partitions)
     messages = [Message(k, v, [], "tx", int(p), i)
                 for i, ((k, v), p) in enumerate(zip(encode_rows(frame), parts, strict=True))]
-    config = MonitorConfig() if args.segments is None else MonitorConfig(segment_count=args.segments)
+    config = MonitorConfig(**overrides)
     pipeline = Pipeline(config, Metrics(CollectorRegistry()), work / "reports",
                         model=load_latest(work / "models"))
     threadpool_limits(1)  # as in the pipeline process

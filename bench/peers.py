@@ -16,6 +16,8 @@ in driftstream's: .venv-peers-a (Evidently, NannyML, river), .venv-peers-b (frou
 alibi-detect; they need numpy < 2).
 
     make peers        # or: python bench/peers.py
+    python bench/peers.py --tools nannyml_mv,alibi_mmd --slice 60000 \
+        --scenarios swap-prices,country-price,customer-country  # multivariate peers, relation family
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ POWER = {"price": (0.01, 0.02, 0.05, 0.1, 0.2), "quantity": (0.05, 0.1, 0.2, 0.5
          "swap-prices": (0.1, 0.2, 0.3, 0.5, 1.0), "country-price": (0.1, 0.2, 0.5, 1.0, 3.0),
          "customer-country": (0.05, 0.1, 0.2, 0.5, 1.0)}
 NO_TELEMETRY = {"NML_DISABLE_USAGE_LOGGING": "1", "DO_NOT_TRACK": "1"}  # NannyML, Evidently phone home
-PEERS = {"a": ("evidently_nannyml_river.py", "evidently,nannyml,river"),
-         "b": ("frouros_alibi.py", "frouros,alibi")}
+PEERS = {"a": ("evidently_nannyml_river.py", "evidently,nannyml,nannyml_mv,river"),
+         "b": ("frouros_alibi.py", "frouros,alibi,alibi_mmd")}
+RELATIONS = "swap-prices,country-price,customer-country"
 
 
 def build(path: Path, out: Path, seed: int) -> list[Stream]:
@@ -116,7 +119,7 @@ class DriftstreamRatios(Driftstream):
         return np.array([start + o.position for o in outcomes], dtype=np.int64), stats
 
 
-def run_peers(streams_dir: Path, work: Path, only: str | None) -> dict:
+def run_peers(streams_dir: Path, work: Path, only: str | None, extra: list[str]) -> dict:
     results = {}
     for env, (script, tools) in PEERS.items():
         python = ROOT / f".venv-peers-{env}" / "bin" / "python"
@@ -126,14 +129,16 @@ def run_peers(streams_dir: Path, work: Path, only: str | None) -> dict:
             sys.exit(f"{python} is missing: run `make peers-env` first")
         if wanted:
             subprocess.run([str(python), str(ROOT / "bench" / "peer_tools" / script), "--streams",
-                            str(streams_dir), "--out", str(out), "--tools", ",".join(wanted)], check=True,
-                           env=dict(os.environ, **NO_TELEMETRY))
+                            str(streams_dir), "--out", str(out), "--tools", ",".join(wanted), *extra],
+                           check=True, env=dict(os.environ, **NO_TELEMETRY))
             results.update(json.loads(out.read_text()))
     return results
 
 
-def cell(delay: int | None) -> str:
-    return "—" if delay is None else f"{delay:,}"
+def cell(delays: dict, stream: str) -> str:
+    if stream not in delays:
+        return "not run"
+    return "—" if delays[stream] is None else f"{delays[stream]:,}"
 
 
 def tables(results: dict) -> str:
@@ -143,7 +148,7 @@ def tables(results: dict) -> str:
     for tool, r in results.items():
         lines.append(f"| {tool} | {r['false_alarms_per_1m']:,.1f} ({r['false_alarms']} in "
                      f"{r['clean_events']:,}) | {r['cpu_s_per_1m']:,.0f} | "
-                     + " | ".join(cell(r["delays"].get(m)) for m in MAIN) + " |")
+                     + " | ".join(cell(r["delays"], m) for m in MAIN) + " |")
     lines += ["", "Power curves: delay (events after the onset, within 2,000) per size, sizes from the "
               "smallest effect to the largest; driftstream and the calibrated peers. Smallest caught: "
               "the smallest size from which every larger one is caught.", ""]
@@ -153,11 +158,13 @@ def tables(results: dict) -> str:
                   "| tool | " + " | ".join(f"{s:g}" for s in sizes) + " | smallest caught |",
                   "|---|" + "---|" * (len(sizes) + 1)]
         for tool, r in chosen.items():
+            if not any(f"{name}@{s:g}" in r["delays"] for s in sizes):
+                continue  # this family was not run for it
             delays = [r["delays"].get(f"{name}@{s:g}") for s in sizes]
             # the smallest size from which every larger effect is caught: a lone hit is not power
             caught = [i for i in range(len(sizes)) if all(d is not None for d in delays[i:])]
             smallest = sizes[caught[0]] if caught else None
-            lines.append(f"| {tool} | " + " | ".join(cell(d) for d in delays) +
+            lines.append(f"| {tool} | " + " | ".join(cell(r["delays"], f"{name}@{s:g}") for s in sizes) +
                          f" | {'—' if smallest is None else f'{smallest:g}'} |")
         lines.append("")
     return "\n".join(lines)
@@ -172,16 +179,28 @@ def main() -> None:
     parser.add_argument("--tools", default=None,
                         help="only these peers (e.g. evidently,river): theirs replace the saved "
                         "results, the others' are kept; all by default")
+    parser.add_argument("--scenarios", default=None, help=f"only the drifted streams of these scenarios "
+                        f"(e.g. {RELATIONS}, the relation family); all by default")
+    parser.add_argument("--slice", type=int, default=None, help="clean events after the reference the slow "
+                        "peers are run and calibrated on (see bench/peer_tools/common.py); all by default")
+    parser.add_argument("--mv-chunk", type=int, default=1_000, help="events per chunk of NannyML's "
+                        "multivariate calculators")
     args = parser.parse_args()
     streams = build(args.data, args.work / "streams", args.seed)
     clean, drifted = streams[0], streams[1:]
+    extra = ["--mv-chunk", str(args.mv_chunk)]
+    if args.scenarios:
+        drifted = [s for s in drifted if s.scenario in args.scenarios.split(",")]
+        extra += ["--scenarios", args.scenarios]
+    if args.slice:
+        extra += ["--slice", str(args.slice)]
     ours = score(lambda: Driftstream(clean), REFERENCE, clean, drifted, {"x": np.array([0.5])})["x"]
     saved = args.work / "results.json"
     results = json.loads(saved.read_text()) if args.tools and saved.exists() else {}  # --tools: update those
     results["driftstream"] = ours
     results["driftstream_calibrated"] = score(lambda: DriftstreamRatios(clean), REFERENCE, clean, drifted,
                                               {"x": calibrated})["x"]
-    results.update(run_peers(args.work / "streams", args.work, args.tools))
+    results.update(run_peers(args.work / "streams", args.work, args.tools, extra))
     saved.write_text(json.dumps(results, indent=1))
     text = tables(results)
     (args.work / "results.md").write_text(text + "\n")

@@ -174,8 +174,14 @@ def main(tools: dict[str, Callable[[int, Stream, list[Stream], argparse.Namespac
                         "the slow tools (KSWIN, frouros IKS, alibi-detect), e.g. 20000 for a quick look; "
                         "all by default: calibrated on a slice, a tool's 0 false alarms hold for the slice "
                         "only")
+    parser.add_argument("--mv-chunk", type=int, default=1_000, help="events per chunk of NannyML's "
+                        "multivariate calculators")
+    parser.add_argument("--scenarios", default=None, help="only the drifted streams of these scenarios "
+                        "(comma-separated; the others are not run): all by default")
     args = parser.parse_args()
     reference, clean, drifted = load(args.streams)
+    if args.scenarios:
+        drifted = [s for s in drifted if s.scenario in args.scenarios.split(",")]
     results = {}
     for name in args.tools.split(","):
         t = time.perf_counter()

@@ -146,12 +146,23 @@ class AlibiMMD:
     def feed(self, cols, start, stop):
         x = self.matrix(cols, start, stop)
         stats = np.zeros((stop - start, 1))
+        inner = self.detector._detector  # noqa: SLF001 (its history, dropped as for CVM above)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for i in range(stop - start):
                 out = self.detector.predict(x[i])["data"]
+                inner.test_stats, inner.drift_preds = inner.test_stats[-1:], inner.drift_preds[-1:]
                 stats[i, 0] = float(out["test_stat"]) / float(out["threshold"])
         return np.arange(start, stop), stats
+
+    def __deepcopy__(self, memo) -> AlibiMMD:
+        """A copy that goes on from the same state. Keras cannot unpickle alibi's kernel, but
+        every update reassigns the detector's state (TensorFlow tensors, numpy arrays) rather
+        than changing it in place, so copying the two objects that hold it is enough."""
+        clone = copy.copy(self)
+        clone.detector = copy.copy(self.detector)
+        clone.detector._detector = copy.copy(self.detector._detector)  # noqa: SLF001
+        return clone
 
 
 def frouros(reference, clean, drifted, args) -> dict:

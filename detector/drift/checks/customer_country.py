@@ -13,12 +13,12 @@ rows with a customer that are off it: the reference rate. Then, over a window of
 of the window's off-country count against the reference's (conditional on their total: the
 reference's own sampling is accounted for; the critical count computed once). It alarms on
 the rising edge; the verdict names the country most of the window's off rows are now in.
-State: one entry per customer of the partition and the window's flags.
+State: one entry per customer the partition has seen (4,372 in the year, all partitions)
+and the window's flags.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter, deque
 
 import numpy as np
@@ -114,7 +114,3 @@ class CustomerCountryCheck:
     def evaluate(self, window=None) -> Verdict:
         """The latest verdict (nothing drifted while learning)."""
         return self._last
-
-    @property
-    def reference_rate(self) -> float:
-        return self.ref_off / self.ref_known if self.ref_known else math.nan

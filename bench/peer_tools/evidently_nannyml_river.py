@@ -68,7 +68,7 @@ class NannyChunks:
     def __init__(self, ref: pd.DataFrame, reference: int) -> None:
         import nannyml
 
-        self.reference = reference
+        self.reference, self.chunk = reference, CHUNK_SIZE
         self.calc = nannyml.UnivariateDriftCalculator(column_names=list(NUMERIC + CATEGORICAL),
                                                       chunk_size=CHUNK_SIZE)
         self.calc.fit(ref)
@@ -84,11 +84,10 @@ class NannyChunks:
 
     def feed(self, cols, start, stop):
         seen = np.arange(start, stop) + 1 - self.reference
-        ends = np.arange(start, stop)[(seen > 0) & (seen % CHUNK_SIZE == 0)]
+        ends = np.arange(start, stop)[(seen > 0) & (seen % self.chunk == 0)]
         if not len(ends):
-            return ends, np.empty((0, 6))
-        first = ends[0] + 1 - CHUNK_SIZE
-        rows = frame(cols, first, ends[-1] + 1)
+            return ends, np.empty((0, len(self.defaults)))
+        rows = frame(cols, ends[0] + 1 - self.chunk, ends[-1] + 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return ends, self._values(self.calc.calculate(rows).filter(period="analysis").to_df(), "value")
@@ -115,16 +114,6 @@ class NannyMultivariate(NannyChunks):
 
     def _values(self, df: pd.DataFrame, what: str) -> np.ndarray:
         return df[(self.key, what)].to_numpy(np.float64).reshape(-1, 1)
-
-    def feed(self, cols, start, stop):
-        seen = np.arange(start, stop) + 1 - self.reference
-        ends = np.arange(start, stop)[(seen > 0) & (seen % self.chunk == 0)]
-        if not len(ends):
-            return ends, np.empty((0, 1))
-        rows = frame(cols, ends[0] + 1 - self.chunk, ends[-1] + 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ends, self._values(self.calc.calculate(rows).filter(period="analysis").to_df(), "value")
 
 
 class RiverDetectors:

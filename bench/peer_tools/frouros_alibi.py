@@ -183,29 +183,32 @@ def frouros(reference, clean, drifted, args) -> dict:
     return out
 
 
-def alibi(reference, clean, drifted, args) -> dict:
+def _alibi_scored(build, defaults: np.ndarray, params: dict, reference, clean, drifted, args) -> dict:
+    """Score an alibi-detect detector built once (its threshold set-up is the slow part) and
+    copied per stream; its parameters and set-up CPU go with each config's result."""
     started = time.process_time()
-    detector = AlibiOnline(clean, reference)  # its threshold set-up is the slow part: once
+    detector = build()
     setup = time.process_time() - started
     make = lambda: copy.deepcopy(detector)  # noqa: E731
-    result = score(make, reference, clean, drifted, {"default": np.ones(5), "calibrated": calibrated},
+    result = score(make, reference, clean, drifted, {"default": defaults, "calibrated": calibrated},
                    None if args.slice is None else reference + args.slice)
     for r in result.values():
-        r["params"] = {"ert": ALIBI_ERT, "n_bootstraps": ALIBI_BOOTSTRAPS, "reference": ALIBI_REFERENCE,
-                       "setup_cpu_s": round(setup, 1)}
+        r["params"] = {**params, "setup_cpu_s": round(setup, 1)}
+    return result
+
+
+def alibi(reference, clean, drifted, args) -> dict:
+    params = {"ert": ALIBI_ERT, "n_bootstraps": ALIBI_BOOTSTRAPS, "reference": ALIBI_REFERENCE}
+    result = _alibi_scored(lambda: AlibiOnline(clean, reference), np.ones(5), params, reference, clean,
+                           drifted, args)
     return {"alibi_cvm_fet_default": result["default"], "alibi_cvm_fet_calibrated": result["calibrated"]}
 
 
 def alibi_mmd(reference, clean, drifted, args) -> dict:
-    started = time.process_time()
-    detector = AlibiMMD(clean, reference)
-    setup = time.process_time() - started
-    make = lambda: copy.deepcopy(detector)  # noqa: E731
-    result = score(make, reference, clean, drifted, {"default": np.ones(1), "calibrated": calibrated},
-                   None if args.slice is None else reference + args.slice)
-    for r in result.values():
-        r["params"] = {"ert": ALIBI_ERT, "n_bootstraps": MMD_BOOTSTRAPS, "reference": MMD_REFERENCE,
-                       "window": MMD_WINDOW, "setup_cpu_s": round(setup, 1)}
+    params = {"ert": ALIBI_ERT, "n_bootstraps": MMD_BOOTSTRAPS, "reference": MMD_REFERENCE,
+              "window": MMD_WINDOW}
+    result = _alibi_scored(lambda: AlibiMMD(clean, reference), np.ones(1), params, reference, clean,
+                           drifted, args)
     return {"alibi_mmd_default": result["default"], "alibi_mmd_calibrated": result["calibrated"]}
 
 

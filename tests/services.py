@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from kafka_broker import free_port, wait_for
 
 from detector.metrics import scrape
@@ -100,7 +101,11 @@ class Detector:
         return _rss_mb(pid), _rss_mb(int(pipeline))
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (its pipeline process exits when the pipe closes)."""
+        """SIGKILL to the worker and its pipeline process at once, as when its machine or
+        container dies: no shutdown code runs in either."""
+        pid = self.process.pid
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            os.kill(int(child), signal.SIGKILL)
         self.process.kill()
         self.process.wait(30)
 
@@ -113,25 +118,26 @@ class Detector:
                 self.process.kill()
 
 
-def read_topic(bootstrap: str, topic: str, timeout: float = 60) -> list:
-    """Every message currently in a topic (all partitions, up to their end offsets)."""
+def read_topic(bootstrap: str, topic: str, timeout: float = 60, committed: bool = True) -> list:
+    """Every message currently in a topic (all partitions, to their ends): at read_committed
+    (librdkafka's default) none of an aborted or still open transaction, and its end is the
+    last stable offset; ``committed=False`` reads those too."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{os.getpid()}-{topic}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                         "enable.partition.eof": True,
+                         "isolation.level": "read_committed" if committed else "read_uncommitted"})
     try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        ends = {}
-        for p in meta.partitions:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            ends[p] = high
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        messages, positions = [], {p: 0 for p in ends}
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        messages, ended = [], set()
 
         def drained() -> bool:
             for msg in consumer.consume(1000, timeout=0.5):
                 if msg.error() is None:
                     messages.append(msg)
-                    positions[msg.partition()] = msg.offset() + 1
-            return all(positions[p] >= ends[p] for p in ends)
+                elif msg.error().code() == KafkaError._PARTITION_EOF:
+                    ended.add(msg.partition())
+            return len(ended) == len(partitions)
 
         wait_for(drained, timeout, f"reading {topic} to its end", interval=0)
         return messages

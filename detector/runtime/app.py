@@ -4,7 +4,9 @@ Faust keeps the group, the rebalance hooks, the timers and the lifecycle; the ev
 a fetch at a time from its consumer (runtime/batch_reader.py), not through an agent.
 Offsets follow the state: the worker commits, itself, exactly the offsets its saved
 snapshots cover — after a checkpoint, on revocation, on a clean stop — and nothing else
-commits (Faust never sees an ack). On revocation the revoked partitions' states are saved
+commits (Faust never sees an ack). With DETECTOR_EXACTLY_ONCE the pipeline process commits
+them in the transaction that writes the snapshots (runtime/outbox.py), with the group
+member's generation this process hands it. On revocation the revoked partitions' states are saved
 and their offsets committed before Faust lets them go; the next owner restores them before
 processing any of their events and skips the events a snapshot already covers
 (runtime/state_store.py, pipeline/pipeline.py).
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 import faust
 from faust.types import TP
 
 from detector.runtime.batch_reader import BatchApp, Fetch
+from detector.runtime.outbox import group_metadata
 from detector.runtime.ownership import Chunk, Ownership
 from detector.runtime.pipeline_process import PipelineProcess
 from detector.runtime.settings import DetectorSettings
@@ -77,6 +81,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     committed: dict[int, int] = {}  # per partition: the offset last committed
     unsaved = False  # events processed and not yet in a saved snapshot
     lock = asyncio.Lock()  # one batch, checkpoint, revocation, assignment or shutdown at a time
+    member: list[bytes] = []  # the group metadata the pipeline process has (exactly once)
     stopping = asyncio.Event()
     ownership = Ownership()  # changed only under the lock
 
@@ -89,12 +94,38 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             # Events of partitions not (yet) owned wait for the assignment hook.
             await process(ownership.admit(chunks))
 
+    def share_membership() -> None:
+        """Hand the pipeline process the group member's current generation (before any call
+        that may commit): a transaction's offsets are fenced by it."""
+        if not settings.exactly_once:
+            return
+        coordinator = app.consumer._thread._ensure_consumer()._coordinator  # noqa: SLF001 (aiokafka's)
+        # Out of the group (a member the coordinator dropped: generation reset to -1), nothing is
+        # handed: the broker would take offsets without a generation unchecked, so none are sent.
+        metadata = b"" if coordinator.generation < 0 else group_metadata(
+            settings.app_id, coordinator.generation, coordinator.member_id, settings.group_instance_id)
+        if member != [metadata]:
+            member[:] = [metadata]
+            pipeline.group(metadata)
+
+    async def ask(request: Awaitable[bool | None]) -> bool:
+        """The pipeline process's answer; False, and the worker crashed (non-zero exit), when
+        that process is gone (it stops on purpose when a transaction cannot commit)."""
+        try:
+            share_membership()
+            return bool(await request)
+        except RuntimeError as error:
+            log.error("%s: stopping the worker", error)
+            await app.crash(error)
+            return False
+
     async def process(chunks: list[Chunk]) -> None:
         nonlocal unsaved
         messages = [m for _, batch in chunks for m in batch]
         if not messages:
             return
         try:
+            share_membership()
             saved = await pipeline.process(messages)
         except Exception as error:
             # Crash the worker (non-zero exit, restarted by its supervisor) rather than go on
@@ -118,7 +149,8 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
                    if p in processed and committed.get(p) != processed[p]}
         if not offsets:
             return True
-        done = await app.consumer._commit(offsets)  # noqa: SLF001 (Faust's own commit, no acks)
+        # Exactly once: the transaction that saved the snapshots committed these offsets.
+        done = settings.exactly_once or await app.consumer._commit(offsets)  # noqa: SLF001 (no acks)
         if done:
             committed.update({tp.partition: offset for tp, offset in offsets.items()})
         return done
@@ -130,7 +162,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         async with lock:
             if stopping.is_set():
                 return
-            if not unsaved or await pipeline.checkpoint():
+            if not unsaved or await ask(pipeline.checkpoint()):
                 await commit_saved()  # also retries a commit that failed
 
     @app.on_partitions_revoked.connect
@@ -141,7 +173,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         if not partitions:
             return
         async with lock:
-            saved = await pipeline.release(partitions)
+            saved = await ask(pipeline.release(partitions))
             ownership.revoke(partitions)
             if not saved:
                 # Events processed since the last snapshot are in no saved state; their offsets
@@ -167,7 +199,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         """Restore the assigned partitions' states before any of their events is processed."""
         partitions = sorted(tp.partition for tp in assigned if tp.topic == topic)
         async with lock:
-            await pipeline.assign(partitions)
+            await ask(pipeline.assign(partitions))
             held = ownership.assign(partitions)
             await process(held)  # events fetched before this hook ran
         log.info("partitions %s assigned: states in place (%d events that came before it processed)",
@@ -178,7 +210,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         """A clean stop commits everything processed: save, then commit."""
         async with lock:
             stopping.set()
-            if (not unsaved or await pipeline.checkpoint()) and await commit_saved():
+            if (not unsaved or await ask(pipeline.checkpoint())) and await commit_saved():
                 log.info("stopped cleanly: states saved and offsets committed")
 
     @app.timer(interval=2.0)

@@ -44,8 +44,14 @@ class PipelineProcess:
 
     async def _call(self, kind: str, payload: object) -> object:
         async with self._lock:
-            self._conn.send((kind, payload))
+            self._send(kind, payload)
             return await asyncio.get_running_loop().run_in_executor(None, self._recv)
+
+    def _send(self, kind: str, payload: object) -> None:
+        try:
+            self._conn.send((kind, payload))
+        except OSError:  # a broken pipe
+            raise RuntimeError(f"the pipeline process died (exit code {self.child.exitcode})") from None
 
     async def process(self, messages: list[tuple]) -> bool:
         """Process (key, value, headers, topic, partition, offset) messages; True when the state
@@ -60,6 +66,10 @@ class PipelineProcess:
         """Save revoked partitions' states and let them go; True once they are saved."""
         return await self._call("release", partitions)
 
+    def group(self, metadata: bytes) -> None:
+        """The consumer group member's metadata (generation), for transactional commits."""
+        self._send("group", metadata)
+
     async def assign(self, partitions: list[int]) -> None:
         """Have the assigned partitions' states in place (restored from the state topic)."""
         await self._call("assign", partitions)
@@ -71,7 +81,8 @@ class PipelineProcess:
             raise RuntimeError(f"the pipeline process died (exit code {self.child.exitcode})") from None
 
     def lag(self, lags: dict[int, int]) -> None:
-        self._conn.send(("lag", lags))
+        if self.child.is_alive():  # else the worker is crashing already (a call said so)
+            self._send("lag", lags)
 
     def stop(self) -> None:
         if self.child.is_alive():
@@ -93,7 +104,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
     from detector.metrics import Metrics
     from detector.pipeline.messages import Message
     from detector.pipeline.pipeline import Pipeline
-    from detector.runtime.outbox import Outbox
+    from detector.runtime.outbox import Outbox, TransactionFailed
     from detector.runtime.state_store import StateStore
 
     settings, kafka = DetectorSettings(**settings_fields), KafkaSettings(**kafka_fields)
@@ -103,7 +114,8 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
     metrics = Metrics(registry)
     try:
         follower, model = _start_models(settings, kafka)
-        outbox = Outbox(kafka, settings.state_max_bytes)
+        outbox = Outbox(kafka, settings.state_max_bytes, _transactional_id(settings),
+                        settings.transaction_timeout)
         store = StateStore(kafka, outbox, settings.app_id, kafka.transactions_topic, settings.state_max_bytes,
                            on_rejected=metrics.state_rejected.inc,
                            on_restored=lambda p, skipped: metrics.restore_skipped.labels(str(p)).set(skipped))
@@ -119,7 +131,7 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         conn.send(("error", f"cannot serve /metrics on port {settings.metrics_port}: {error}"))
         return
     conn.send(("ready", server.server_port))
-    last_save = time.monotonic()
+    last_save, group = time.monotonic(), None
 
     def process(messages: list[tuple]) -> None:
         out = pipeline.process([Message(*m) for m in messages])
@@ -134,7 +146,20 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         nonlocal last_save
         states = pipeline.dirty() if states is None else states
         started = time.perf_counter()
-        sizes = store.save(states, pipeline.snapshots(states))
+        offsets = None
+        if outbox.transactional:  # the transaction covers every owned partition's outputs
+            if not states:
+                return True
+            offsets = {(kafka.transactions_topic, p): s.offset + 1 for p, s in pipeline.partitions.items()
+                       if s.offset >= 0}
+        try:
+            sizes = store.save(states, pipeline.snapshots(states), offsets, group)
+        except TransactionFailed as error:
+            # Its outputs are aborted and the states are past the last commit: only a restart from
+            # the committed snapshots is exact again (a worker fenced out of the group ends here).
+            log.error("%s; stopping the worker (the partitions go on from their last committed "
+                      "snapshots)", error)
+            raise SystemExit(3) from None
         if sizes is None:
             metrics.save_failures.inc()
             return False
@@ -156,8 +181,12 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
             conn.send(time.monotonic() - last_save >= settings.checkpoint_seconds and save())
         elif kind == "checkpoint":
             conn.send(save())
+        elif kind == "group":
+            group = payload or None  # empty: out of the group, so no commit may carry offsets
         elif kind == "release":
-            saved = save([s for s in pipeline.dirty() if s.partition in payload])
+            # A transaction commits every partition's outputs at once: their states go with it.
+            revoked = [s for s in pipeline.dirty() if s.partition in payload]
+            saved = save(None if outbox.transactional else revoked)
             released = pipeline.release(payload)
             if saved:
                 store.keep(released)
@@ -184,6 +213,17 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
         announcement = follower.poll()
         if announcement is not None:
             _update_model(pipeline, follower, announcement)
+
+
+def _transactional_id(settings: DetectorSettings) -> str | None:
+    """With DETECTOR_EXACTLY_ONCE, the producer's transactional id: the static member's own, so a
+    restarted worker aborts at once what it left open; else a new one (a killed worker's open
+    transaction then blocks read_committed readers until the transaction timeout)."""
+    import uuid
+
+    if not settings.exactly_once:
+        return None
+    return f"{settings.app_id}-{settings.group_instance_id or uuid.uuid4().hex}"
 
 
 def _retrain_asker(settings: DetectorSettings, kafka: KafkaSettings, pipeline, metrics, outbox):

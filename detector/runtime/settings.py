@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from detector.drift.monitor import MonitorConfig
@@ -28,6 +28,15 @@ class DetectorSettings(GroupedSettings):
                              "versions announced on model.updates are fetched from model.artifacts)")
     checkpoint_seconds: float = Field(5.0, gt=0, description="interval between state snapshots; "
                                       "offsets are committed only up to the last snapshot")
+    exactly_once: bool = Field(False, description="write each checkpoint's snapshots, drift events, dead "
+                               "letters and input offsets in one Kafka transaction: read_committed readers "
+                               "see every output once, also after a crash (off: at least once, each drift "
+                               "event's id tells repeats)")
+    transaction_timeout: float = Field(30.0, ge=1, description="with DETECTOR_EXACTLY_ONCE: how long the "
+                                       "broker keeps a transaction open (a killed worker's blocks "
+                                       "read_committed readers of its topics that long, unless it restarts "
+                                       "with the same DETECTOR_GROUP_INSTANCE_ID); more than the checkpoint "
+                                       "interval plus a batch's processing")
     state_max_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024, description="largest state "
                                  "snapshot (max.message.bytes of the state topic)")
     app_id: str = Field("driftstream-detector", description="Faust app id = consumer group")
@@ -52,6 +61,14 @@ class DetectorSettings(GroupedSettings):
                                           "no rebalance (unique per worker)")
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$",
                            description="debug, info, warning, error")
+
+    @model_validator(mode="after")
+    def _transactions_outlast_checkpoints(self) -> DetectorSettings:
+        if self.exactly_once and self.transaction_timeout <= 2 * self.checkpoint_seconds:
+            raise ValueError(f"DETECTOR_TRANSACTION_TIMEOUT ({self.transaction_timeout:g} s) must be "
+                             f"more than twice DETECTOR_CHECKPOINT_SECONDS ({self.checkpoint_seconds:g} s): "
+                             "a transaction stays open from one checkpoint to the next")
+        return self
 
     def limits(self) -> Limits:
         return Limits(self.max_message_bytes, self.max_field_chars)

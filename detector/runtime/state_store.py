@@ -27,7 +27,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from detector.pipeline.state import PartitionState, SnapshotError
 from detector.runtime.outbox import Outbox
@@ -60,8 +61,9 @@ class StateStore:
                               "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"})
         self.partitions = partition_count(kafka, self.topic)
         self._consumer = Consumer(kafka.librdkafka(**{
-            "group.id": f"{app_id}-state-reader", "enable.auto.commit": False,
+            "group.id": f"{app_id}-state-reader", "enable.auto.commit": False, "enable.partition.eof": True,
             "fetch.max.bytes": max(max_bytes, 52_428_800), "max.partition.fetch.bytes": max_bytes}))
+        self._admin = AdminClient(kafka.librdkafka())
         self._written: dict[int, int] = {}  # state-topic offset of our last snapshot, per partition
         self._kept: dict[int, PartitionState] = {}  # released after saving: reusable if still latest
 
@@ -74,9 +76,11 @@ class StateStore:
                                f"{self.input_topic}: add partitions to it to match")
         return partition
 
-    def save(self, states: list[PartitionState], snapshots: list[bytes]) -> list[int] | None:
+    def save(self, states: list[PartitionState], snapshots: list[bytes], offsets: dict | None = None,
+             group: bytes | None = None) -> list[int] | None:
         """Write the states' snapshots; their sizes once the broker has them (and all sent
-        before them), None if it does not within the timeout."""
+        before them), None if it does not within the timeout. A transactional outbox commits
+        them with everything sent before and the input ``offsets`` (Outbox.flush)."""
         too_large = [(s.partition, len(d)) for s, d in zip(states, snapshots, strict=True)
                      if len(d) > self.max_bytes]
         if too_large:  # the producer would refuse them: nothing is saved, offsets stay uncommitted
@@ -91,7 +95,7 @@ class StateStore:
                              [("offset", str(state.offset).encode())],
                              partition=self._state_partition(state.partition),
                              on_delivered=self._record)
-        return sizes if self.outbox.flush(self.timeout) else None
+        return sizes if self.outbox.flush(self.timeout, offsets, group) else None
 
     def _record(self, msg) -> None:
         self._written[msg.partition()] = msg.offset()
@@ -104,10 +108,12 @@ class StateStore:
     def load(self, topic: str, partition: int) -> PartitionState | None:
         """The partition's newest usable snapshot; None when it has none."""
         tp = TopicPartition(self.topic, self._state_partition(partition))
-        low, high = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
+        low, _ = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
+        high = self._stable_end(tp)
         kept = self._kept.pop(partition, None)
         self.skipped[partition] = 0
-        if kept is not None and self._written.get(tp.partition) == high - 1:
+        last = high - (2 if self.outbox.transactional else 1)  # our snapshot, then its commit marker
+        if kept is not None and self._written.get(tp.partition) == last:
             return kept  # nobody wrote a newer snapshot since we saved this one
         skipped, stop, width = 0, high, 1
         while stop > low:  # newest first: the latest record alone, then ever wider spans before it
@@ -123,6 +129,13 @@ class StateStore:
             self._restored(topic, partition, skipped, "none: the partition starts afresh from its "
                            "committed offset")
         return None
+
+    def _stable_end(self, tp: TopicPartition) -> int:
+        """The partition's end as a read_committed reader sees it: before the first record of a
+        transaction still open (a killed worker's, until the broker times it out)."""
+        future = self._admin.list_offsets({tp: OffsetSpec.latest()}, request_timeout=self.timeout,
+                                          isolation_level=IsolationLevel.READ_COMMITTED)[tp]
+        return future.result().offset
 
     def _restored(self, topic: str, partition: int, skipped: int, found: str) -> None:
         self.skipped[partition] = skipped
@@ -144,7 +157,8 @@ class StateStore:
 
     def _records(self, state_partition: int, start: int, stop: int) -> list:
         """The state topic's records at offsets in [start, stop) (compaction may have left none);
-        a record at ``stop - 1`` or later exists (the last one, or one read before)."""
+        read to ``stop - 1`` or to the end of what is committed (transaction markers and open
+        or aborted transactions' records are never delivered)."""
         return self._span(self._consumer, self.topic, state_partition, start, stop)
 
     def missed(self, partition: int, next_offset: int) -> list[tuple]:
@@ -172,8 +186,8 @@ class StateStore:
 
     def _read(self, consumer: Consumer, topic: str, last: int):
         """Messages of the assigned partition up to the first at offset ``last`` or later, or to
-        its end (reported only by a consumer with enable.partition.eof: the input reader, whose
-        committed offset may lie past compacted or control records)."""
+        its end (both readers have enable.partition.eof: the input reader's committed offset and
+        the state topic's last offset may lie past compacted or control records)."""
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             msg = consumer.poll(1.0)

@@ -143,8 +143,9 @@ def main() -> None:
             agent = rate if reader == "agent" else agent
             print(f"{READERS[reader]}: {rate:,.0f} events/s, {cpu:.1f} CPU s per 1M events", flush=True)
         variants = [("", {})] + [(f" with {o}", dict([o.split("=", 1)])) for o in args.also_with]
-        for (label, setting), size in ((v, int(n)) for v in variants for n in args.workers.split(",") if n):
-            group = f"detector-{size}" + (f"-{len(label)}" if label else "")
+        runs = ((i, v, int(n)) for i, v in enumerate(variants) for n in args.workers.split(",") if n)
+        for index, (label, setting), size in runs:
+            group = f"detector-{size}" + (f"-{index}" if index else "")  # a variant repeated: a new group
             r = fleet_rate(dict(env, **setting), "bench.filled", total, group, workdir, size)
             kb = [b / 1024 for b in r["snapshot_bytes"]]
             ratio = f", {r['rate'] / agent:.2f}× the bare agent" if agent else ""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import faust
 from faust.types import TP
@@ -108,12 +108,13 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
             member[:] = [metadata]
             pipeline.group(metadata)
 
-    async def ask(request: Awaitable[bool | None]) -> bool:
-        """The pipeline process's answer; False, and the worker crashed (non-zero exit), when
-        that process is gone (it stops on purpose when a transaction cannot commit)."""
+    async def ask(call: Callable[..., Awaitable[bool | None]], *args: object) -> bool:
+        """The pipeline process's answer to ``call(*args)``; False, and the worker crashed
+        (non-zero exit), when that process is gone (it stops on purpose when a transaction
+        cannot commit)."""
         try:
             share_membership()
-            return bool(await request)
+            return bool(await call(*args))
         except RuntimeError as error:
             log.error("%s: stopping the worker", error)
             await app.crash(error)
@@ -162,7 +163,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         async with lock:
             if stopping.is_set():
                 return
-            if not unsaved or await ask(pipeline.checkpoint()):
+            if not unsaved or await ask(pipeline.checkpoint):
                 await commit_saved()  # also retries a commit that failed
 
     @app.on_partitions_revoked.connect
@@ -173,7 +174,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         if not partitions:
             return
         async with lock:
-            saved = await ask(pipeline.release(partitions))
+            saved = await ask(pipeline.release, partitions)
             ownership.revoke(partitions)
             if not saved:
                 # Events processed since the last snapshot are in no saved state; their offsets
@@ -199,7 +200,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         """Restore the assigned partitions' states before any of their events is processed."""
         partitions = sorted(tp.partition for tp in assigned if tp.topic == topic)
         async with lock:
-            await ask(pipeline.assign(partitions))
+            await ask(pipeline.assign, partitions)
             held = ownership.assign(partitions)
             await process(held)  # events fetched before this hook ran
         log.info("partitions %s assigned: states in place (%d events that came before it processed)",
@@ -210,7 +211,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
         """A clean stop commits everything processed: save, then commit."""
         async with lock:
             stopping.set()
-            if (not unsaved or await ask(pipeline.checkpoint())) and await commit_saved():
+            if (not unsaved or await ask(pipeline.checkpoint)) and await commit_saved():
                 log.info("stopped cleanly: states saved and offsets committed")
 
     @app.timer(interval=2.0)

@@ -77,7 +77,7 @@ class PipelineProcess:
     def _recv(self) -> object:
         try:
             return self._conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # closed, or reset as it died
             raise RuntimeError(f"the pipeline process died (exit code {self.child.exitcode})") from None
 
     def lag(self, lags: dict[int, int]) -> None:

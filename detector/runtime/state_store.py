@@ -62,6 +62,8 @@ class StateStore:
         self.partitions = partition_count(kafka, self.topic)
         self._consumer = Consumer(kafka.librdkafka(**{
             "group.id": f"{app_id}-state-reader", "enable.auto.commit": False, "enable.partition.eof": True,
+            # A span with nothing to read (transaction markers, aborted records) ends at once.
+            "fetch.wait.max.ms": 10,
             "fetch.max.bytes": max(max_bytes, 52_428_800), "max.partition.fetch.bytes": max_bytes}))
         self._admin = AdminClient(kafka.librdkafka())
         self._written: dict[int, int] = {}  # state-topic offset of our last snapshot, per partition

@@ -71,6 +71,9 @@ def faust_app(app_id: str, settings: DetectorSettings, kafka: KafkaSettings, tra
         stream_wait_empty=False,  # an agent's unacked events wait for a snapshot, not for shutdown
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
         consumer_group_instance_id=settings.group_instance_id,
+        # A broker restarting can answer for a while without the topic: the group then assigns
+        # nothing until the next metadata refresh (aiokafka's default: 5 min; bench/chaos.py).
+        consumer_metadata_max_age_ms=30_000,
     )
 
 

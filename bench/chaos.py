@@ -54,13 +54,11 @@ def partition_counts(workers: list[Detector]) -> dict[int, float]:
         if not worker.alive:
             continue
         try:
-            metrics = worker.scrape() or {}
-        except OSError:
+            owned = worker.partition_events()
+        except OSError:  # not answering
             continue
-        for key, value in metrics.items():
-            if key.startswith("clv_state_events{"):
-                p = int(key.split('partition="')[1].split('"')[0])
-                counts[p] = max(counts.get(p, 0.0), value)
+        for p, value in owned.items():
+            counts[p] = max(counts.get(p, 0.0), value)
     return counts
 
 

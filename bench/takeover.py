@@ -23,8 +23,7 @@ from fleet import DATA, ROOT, Detector, KafkaBroker, environment, wait_for
 
 def owned(worker: Detector) -> dict[int, float]:
     """The partitions a worker owns, with the events their states hold."""
-    return {int(k.split('partition="')[1].split('"')[0]): v for k, v in worker.scrape().items()
-            if k.startswith("clv_state_events{")}
+    return worker.partition_events()
 
 
 def takeover(env: dict, data: Path, workdir: Path, session_timeout: float, rate: int) -> tuple[float, list]:

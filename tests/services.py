@@ -70,6 +70,11 @@ class Detector:
         """The sum of every series of the metric ``name`` (any labels)."""
         return sum(v for k, v in self.scrape().items() if k.split("{")[0] == name)
 
+    def partition_events(self) -> dict[int, float]:
+        """The partitions this worker owns, with the events their states hold."""
+        return {int(k.split('partition="')[1].split('"')[0]): v for k, v in self.scrape().items()
+                if k.startswith("clv_state_events{")}
+
     def state_events(self) -> float:
         """Valid events in the states of the partitions this worker owns."""
         return self.sum("clv_state_events")

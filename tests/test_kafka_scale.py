@@ -34,8 +34,7 @@ def fleet(workers: list[Detector], metric: str) -> float:
 
 
 def owned(worker: Detector) -> set[int]:
-    return {int(k.split('partition="')[1].split('"')[0]) for k in worker.scrape()
-            if k.startswith("clv_state_events{")}
+    return set(worker.partition_events())
 
 
 def wait_fleet(workers: list[Detector], count: int, timeout: float = 900) -> None:

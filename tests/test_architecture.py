@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,3 +48,14 @@ def test_modules_stay_small() -> None:
     sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines())
              for package in (*PACKAGES, "tests", "bench") for p in (ROOT / package).rglob("*.py")}
     assert {name: n for name, n in sizes.items() if n > 400} == {}
+
+
+def test_the_faust_process_starts_without_the_statistics_libraries() -> None:
+    # The worker's Faust process reads settings and runs the consumer; scikit-learn, scipy,
+    # pandas and river (3 s of imports) belong to the pipeline process, which imports them while
+    # the Faust process checks the broker. Every worker start (and restart) pays the difference.
+    code = ("import sys, detector.runtime.cli, detector.runtime.worker, detector.runtime.app; "
+            "print(' '.join(sorted({'sklearn', 'scipy', 'pandas', 'river'} & set(sys.modules))))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == ""

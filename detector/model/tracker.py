@@ -37,13 +37,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from detector.drift.checks import Verdict
 from detector.drift.checks.adwin import AdwinCheck
 from detector.drift.checks.ks import ks_critical_value, ks_distance
 from detector.drift.checks.out_of_range import OutOfRangeCheck
 from detector.model import health
+from detector.model.config import ModelConfig
 from detector.model.customers import CustomerStore
 from detector.model.loader import LoadedModel
 from schemas.features import DAY
@@ -52,29 +52,6 @@ log = logging.getLogger(__name__)
 MIN_PREDICTIONS = 50  # fewer predictions or scores at a cutoff are not checked
 LEVEL_TESTS = 3  # model tests run at a level (ks, ks_active, out_of_range): they share alpha
 DEFAULT_HORIZON_DAYS = 90  # customer state horizon while no model is loaded
-
-
-class ModelConfig(BaseModel):
-    """Model tracking (env DETECTOR_MODEL_<NAME>)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    step_days: float = Field(7.0, gt=0, description="event-time days between prediction cutoffs")
-    burn_in_days: float = Field(60.0, ge=0, description="event-time history a partition needs "
-                                "before its customers are predicted")
-    alpha: float = Field(1e-4, gt=0, lt=1, description="false-alarm level per cutoff of the model's "
-                         "statistical tests together (KS on predictions, like-for-like KS, error range)")
-    min_effect: float = Field(0.10, ge=0, lt=1, description="minimum KS D between predictions and "
-                              "the model's holdout predictions to alarm")
-    error_min_share: float = Field(0.01, gt=0, le=1, description="minimum share of errors outside "
-                                   "the holdout errors' range to alarm")
-    error_window: int = Field(1000, ge=10, description="scored predictions in the rolling MAE/RMSE")
-    adwin_delta: float = Field(1e-9, gt=0, lt=1, description="ADWIN delta on error ranks (stricter "
-                               "than the data one: errors of a cutoff share its week)")
-    impact_margin: float = Field(0.25, gt=0, description="material impact: estimated (its band's low "
-                                 "end) or realised MAE above the holdout MAE by this share")
-    impact_cutoffs: int = Field(1, ge=1, description="consecutive cutoffs above the margin before the "
-                                "impact is material (the ModelErrorUp page)")
 
 
 @dataclass

@@ -31,15 +31,25 @@ class PipelineProcess:
         self.child = context.Process(target=_serve, args=(child, settings.model_dump(), kafka.model_dump()),
                                      name="driftstream-pipeline", daemon=True)
         self._lock = asyncio.Lock()
+        self._ready = False
+
+    def launch(self) -> None:
+        """Start the child: it imports its modules (seconds) while the caller checks the broker
+        and makes the topics, and touches Kafka only once ``start`` says go."""
+        self.child.start()
 
     def start(self, timeout: float = 120.0) -> int:
-        """Start the child; return its /metrics port, or raise with its error."""
-        self.child.start()
+        """Let the child (launched if not yet) start its work; return its /metrics port, or raise
+        with its error."""
+        if self.child.pid is None:
+            self.launch()
+        self._send("go", None)
         if not self._conn.poll(timeout):
             raise RuntimeError("the pipeline process did not start")
         kind, detail = self._conn.recv()
         if kind != "ready":
             raise RuntimeError(detail)
+        self._ready = True
         return detail
 
     async def _call(self, kind: str, payload: object) -> object:
@@ -85,11 +95,12 @@ class PipelineProcess:
             self._send("lag", lags)
 
     def stop(self) -> None:
-        if self.child.is_alive():
+        if self.child.is_alive() and self._ready:
             self._conn.send(("stop", None))
             self.child.join(30)
-        if self.child.is_alive():
+        if self.child.is_alive():  # hung, or never told to go: it holds nothing to save
             self.child.terminate()
+            self.child.join(10)
 
 
 def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
@@ -101,12 +112,16 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
     # 3 times as long on a busy 2-core machine (bench/RESULTS.md, the reading ladder).
     threadpool_limits(1)
 
+    import river.drift  # noqa: F401  the slowest import (scikit-learn, pandas): done before the go
+
     from detector.metrics import Metrics
     from detector.pipeline.messages import Message
     from detector.pipeline.pipeline import Pipeline
     from detector.runtime.outbox import Outbox, TransactionFailed
     from detector.runtime.state_store import StateStore
 
+    if conn.recv()[0] != "go":  # the parent found no broker (it says so) or stopped
+        return
     settings, kafka = DetectorSettings(**settings_fields), KafkaSettings(**kafka_fields)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")

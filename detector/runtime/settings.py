@@ -11,9 +11,9 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from detector.drift.monitor import MonitorConfig
+from detector.drift.config import MonitorConfig
+from detector.model.config import ModelConfig
 from detector.model.retrain_policy import RetrainConfig
-from detector.model.tracker import ModelConfig
 from schemas.settings import GroupedSettings
 from schemas.transaction import Limits
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from river.drift import ADWIN
 
 from detector.drift.checks import Verdict
 
@@ -55,6 +54,10 @@ class AdwinCheck:
         self.feature = feature
         self.group = group
         self.reference = np.sort(reference)
+        # Imported here: river.drift loads river.datasets, and with it scikit-learn and pandas
+        # (2 s), which the Faust process (it reads these settings) never needs.
+        from river.drift import ADWIN
+
         self.adwin = ADWIN(delta=delta, clock=clock)
         self.threshold = delta  # shown beside the statistic; ADWIN's own bound decides
         self.last_mean = 0.5

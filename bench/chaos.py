@@ -13,6 +13,11 @@ after another at seeded random times (the next waits for the previous one's reco
           (it is fenced out; a worker that stops by itself is restarted, as by compose)
   broker-kill    the broker SIGKILLed and restarted on its log dirs
   broker-freeze  the broker SIGSTOPped past the session timeout, then SIGCONTed
+  state-unwritable  the state topic refuses writes for as long (min.insync.replicas above its
+          replicas: NOT_ENOUGH_REPLICAS, what producers see when its leader lost its followers;
+          one broker cannot take one topic's leader away alone), then writable again
+  save-fails  the state topic refuses every snapshot for as long (max.message.bytes 512:
+          MSG_SIZE_TOO_LARGE, not retriable), then takes them again
 
 Recovery of a fault: from its start until every partition's state has grown past what it
 held then (the replay keeps every partition busy). At the end, the invariants:
@@ -23,6 +28,9 @@ held then (the replay keeps every partition busy). At the end, the invariants:
   - the DLQ holds each bad message once.
 
     python bench/chaos.py --seed 1 --faults 100 --minutes 30
+
+(tests/test_chaos.py runs a short one on a slice: --skip to July, --burn-in-days 7, so the
+model predicts and scores in it.)
 """
 
 from __future__ import annotations
@@ -39,27 +47,41 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import orjson
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 from fleet import DATA, PY, ROOT, Detector, KafkaBroker, environment, train, wait_for
-from services import expected_model_counts, partition_sizes, read_topic
+from services import expected_model_counts, partition_events_of, partition_sizes, read_topic
+
+from detector.runtime.state_store import state_topic
 
 PARTITIONS = 6
-KINDS = ("kill", "term", "join", "freeze", "broker-kill", "broker-freeze")
+KINDS = ("kill", "term", "join", "freeze", "broker-kill", "broker-freeze", "state-unwritable", "save-fails")
+STATE_TOPIC_FAULTS = {"state-unwritable": ("min.insync.replicas", "2"),
+                      "save-fails": ("max.message.bytes", "512")}
 SESSION_TIMEOUT = 6.0
 
 
-def partition_counts(workers: list[Detector]) -> dict[int, float]:
-    """Events in each partition's state, from whichever live worker reports it (the largest)."""
+def figures(workers: list[Detector]) -> tuple[dict[int, float], float, float]:
+    """Events in each partition's state, from whichever live worker reports it (the largest),
+    and predictions made and scored over the live workers; a worker not answering counts none."""
     counts: dict[int, float] = {}
+    made = scored = 0.0
     for worker in workers:
         if not worker.alive:
             continue
         try:
-            owned = worker.partition_events()
+            metrics = worker.scrape()
         except OSError:  # not answering
             continue
-        for p, value in owned.items():
+        for p, value in partition_events_of(metrics).items():
             counts[p] = max(counts.get(p, 0.0), value)
-    return counts
+        for key, value in metrics.items():
+            made += value if key.split("{")[0] == "clv_state_model_predictions" else 0.0
+            scored += value if key.split("{")[0] == "clv_state_model_scored" else 0.0
+    return counts, made, scored
+
+
+def partition_counts(workers: list[Detector]) -> dict[int, float]:
+    return figures(workers)[0]
 
 
 class Chaos:
@@ -74,7 +96,8 @@ class Chaos:
             DLQ_TOPIC="chaos.dlq", DRIFT_EVENTS_TOPIC="chaos.events", DETECTOR_APP_ID="chaos",
             DETECTOR_MODELS_DIR=str(self.models), DETECTOR_SESSION_TIMEOUT=str(SESSION_TIMEOUT),
             DETECTOR_CHECKPOINT_SECONDS="2", DETECTOR_EXACTLY_ONCE=str(not args.at_least_once).lower(),
-            DETECTOR_TRANSACTION_TIMEOUT="10")
+            DETECTOR_TRANSACTION_TIMEOUT="10",
+            **({} if args.burn_in_days is None else {"DETECTOR_MODEL_BURN_IN_DAYS": str(args.burn_in_days)}))
         self.workers: list[Detector] = []
         self.started = 0
         self.log: list[dict] = []  # one entry per fault
@@ -137,7 +160,21 @@ class Chaos:
             self.broker.process.send_signal(signal.SIGSTOP)
             time.sleep(SESSION_TIMEOUT + 4)
             self.broker.process.send_signal(signal.SIGCONT)
+        elif kind in STATE_TOPIC_FAULTS:
+            name, value = STATE_TOPIC_FAULTS[kind]
+            self.configure_state_topic(name, value)
+            time.sleep(SESSION_TIMEOUT + 4)
+            self.configure_state_topic(name, None)
         return kind
+
+    def configure_state_topic(self, name: str, value: str | None) -> None:
+        """Set (or, with None, remove) one config of the state topic on the broker."""
+        operation = AlterConfigOpType.SET if value is not None else AlterConfigOpType.DELETE
+        resource = ConfigResource(ResourceType.TOPIC, state_topic("chaos"), incremental_configs=[
+            ConfigEntry(name, value or "", incremental_operation=operation)])
+        admin = AdminClient({"bootstrap.servers": self.broker.bootstrap})
+        for future in admin.incremental_alter_configs([resource]).values():
+            future.result(timeout=30)
 
     def recovery(self, before: dict[int, float], start: float,
                  producer: subprocess.Popen) -> tuple[float, int]:
@@ -169,7 +206,8 @@ class Chaos:
         rate = max(int(args.rows / (args.minutes * 60)), 1)
         producer = subprocess.Popen(
             [PY, "-m", "producer", "replay", "--no-progress", "--data", str(args.data), "--order", "time",
-             "--limit", str(args.rows), "--rate", str(rate), "--malformed", str(args.malformed)],
+             "--skip", str(args.skip), "--limit", str(args.skip + args.rows), "--rate", str(rate),
+             "--malformed", str(args.malformed)],
             env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
             stderr=(self.workdir / "producer.log").open("wb"))
         began = time.monotonic()
@@ -187,12 +225,41 @@ class Chaos:
             kind = self.inject(self.rng.choice(self.kinds))
             seconds, restarted = self.recovery(before, start, producer)
             self.log.append({"kind": kind, "at": start - began, "recovery": seconds, "restarted": restarted})
-            print(f"fault {n:>3} at {start - began:6.0f} s: {kind:<13} recovered in {seconds:5.1f} s"
+            print(f"fault {n:>3} at {start - began:6.0f} s: {kind:<16} recovered in {seconds:5.1f} s"
                   + (f" ({restarted} worker(s) restarted after stopping by themselves)" if restarted else ""),
                   flush=True)
         if producer.wait(args.minutes * 120 + 600) != 0:
             raise RuntimeError(f"the replay failed: {(self.workdir / 'producer.log').read_text()[-2000:]}")
         return self.check()
+
+    def observe(self) -> tuple[dict[int, float], tuple[float, float]]:
+        """Events per partition and predictions made/scored, over the live workers' states."""
+        counts, made, scored = figures(self.workers)
+        return counts, (made, scored)
+
+    def settle(self, valid: dict[int, float], offline: tuple[int, int] | None
+               ) -> tuple[dict[int, float], tuple[float, float]]:
+        """The fleet's final figures: once they reach the expected ones and stay the same for a
+        session timeout with no worker restarted (a worker restarted here rejoins, and until
+        the rebalance moves its partitions the old owners still report them: one look can
+        catch the figures just before they drop). On a timeout, the last figures seen."""
+        seen = self.observe()
+        since = time.monotonic()
+
+        def settled() -> bool:
+            nonlocal seen, since
+            restarted = self.supervise()
+            now = self.observe()
+            if restarted or now != seen:
+                seen, since = now, time.monotonic()
+            done = seen[0] == valid and (offline is None or seen[1] == offline)
+            return done and time.monotonic() - since >= SESSION_TIMEOUT
+
+        try:
+            wait_for(settled, 900, "every valid event in the states, settled", interval=1.0)
+        except TimeoutError:
+            pass
+        return seen
 
     def check(self) -> dict:
         args, bootstrap = self.args, self.broker.bootstrap
@@ -200,14 +267,10 @@ class Chaos:
         per_source = Counter(int(dict(m.headers())["source-partition"]) for m in dead)
         sizes = partition_sizes(bootstrap, "chaos.transactions")
         valid = {p: sizes[p] - per_source[p] for p in range(PARTITIONS)}
-        try:
-            wait_for(lambda: self.supervise() >= 0 and partition_counts(self.workers) == valid, 900,
-                     "every valid event in the states", interval=1.0)
-        except TimeoutError:
-            pass
-        counts = partition_counts(self.workers)
-        made = sum(w.sum("clv_state_model_predictions") for w in self.alive())
-        scored = sum(w.sum("clv_state_model_scored") for w in self.alive())
+        offline = None if args.no_model else expected_model_counts(
+            args.data, self.models, args.skip + args.rows, PARTITIONS, skip=args.skip,
+            burn_in_days=args.burn_in_days)
+        counts, (made, scored) = self.settle(valid, offline)
         for worker in self.workers:
             worker.stop()
         dead_keys = Counter((dict(m.headers())["source-partition"], dict(m.headers())["source-offset"])
@@ -226,8 +289,7 @@ class Chaos:
             "alarms_match": sorted(set(ids)) == sorted(expected) and len(ids) == len(set(ids)),
             "reference_alarms": len(expected),
         }
-        if not args.no_model:
-            offline = expected_model_counts(args.data, self.models, args.rows, PARTITIONS)
+        if offline is not None:
             result.update(model=(made, scored) == offline, made=made, scored=scored, offline=offline)
         return result
 
@@ -240,7 +302,7 @@ def report(result: dict, log: list[dict]) -> bool:
     for kind in KINDS:
         if by_kind[kind]:
             times = by_kind[kind]
-            print(f"  {kind:<13} {len(times):>3}  {statistics.median(times):6.1f}  {max(times):6.1f}")
+            print(f"  {kind:<16} {len(times):>3}  {statistics.median(times):6.1f}  {max(times):6.1f}")
     checks = [("states", f"events in the states = valid events on the topic, per partition "
                          f"({result['in_states']:,} of {result['valid']:,})"),
               ("dlq", f"the DLQ holds each bad message once ({result['dlq_count']} dead letters)"),
@@ -261,11 +323,15 @@ def main() -> None:
     parser.add_argument("--faults", type=int, default=100)
     parser.add_argument("--minutes", type=float, default=30.0, help="how long the replay lasts")
     parser.add_argument("--rows", type=int, default=541_909, help="time-ordered rows replayed")
+    parser.add_argument("--skip", type=int, default=0, help="start at this row of the time order "
+                        "(e.g. past the model's training window, where it predicts and scores)")
     parser.add_argument("--malformed", type=int, default=200, help="bad messages mixed in")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--no-model", action="store_true", help="no CLV model")
     parser.add_argument("--models", type=Path, help="a models dir with the model to use (default: "
                         "train the tests' model: rows before 2011-06-01, H = 14 days)")
+    parser.add_argument("--burn-in-days", type=float, help="DETECTOR_MODEL_BURN_IN_DAYS (a short slice "
+                        "needs less than the default to see predictions scored)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="the fault kinds to draw from")
     parser.add_argument("--at-least-once", action="store_true", help="exactly once off (count the repeats)")
     args = parser.parse_args()

@@ -72,8 +72,7 @@ class Detector:
 
     def partition_events(self) -> dict[int, float]:
         """The partitions this worker owns, with the events their states hold."""
-        return {int(k.split('partition="')[1].split('"')[0]): v for k, v in self.scrape().items()
-                if k.startswith("clv_state_events{")}
+        return partition_events_of(self.scrape())
 
     def state_events(self) -> float:
         """Valid events in the states of the partitions this worker owns."""
@@ -150,13 +149,22 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60, committed: bool 
         consumer.close()
 
 
-def expected_model_counts(data_path: Path, models: Path, limit: int, partitions: int = 3) -> tuple[int, int]:
-    """Predictions and scores the detector must reach on the first ``limit`` time-ordered
-    rows: the offline model tracker on the rows split as librdkafka splits them."""
+def partition_events_of(metrics: dict[str, float]) -> dict[int, float]:
+    """From a worker's scrape: the partitions it owns, with the events their states hold."""
+    return {int(k.split('partition="')[1].split('"')[0]): v for k, v in metrics.items()
+            if k.startswith("clv_state_events{")}
+
+
+def expected_model_counts(data_path: Path, models: Path, limit: int, partitions: int = 3,
+                          skip: int = 0, burn_in_days: float | None = None) -> tuple[int, int]:
+    """Predictions and scores the detector must reach on the time-ordered rows ``skip`` to
+    ``limit`` − 1 (the replay's --skip and --limit): the offline model tracker on the rows split
+    as librdkafka splits them."""
     frame = data.load_online_retail(data_path).sort_values("InvoiceDate", kind="stable")
-    frame = frame.iloc[:limit].reset_index(drop=True)
+    frame = frame.iloc[skip:limit].reset_index(drop=True)
     parts = partitions_of(frame, partitions)
-    tracker = ModelTracker(ModelConfig(), load_latest(models))
+    config = ModelConfig() if burn_in_days is None else ModelConfig(burn_in_days=burn_in_days)
+    tracker = ModelTracker(config, load_latest(models))
     events = features.customer_events(frame)
     states = []
     for p in range(partitions):

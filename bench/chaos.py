@@ -49,7 +49,7 @@ from pathlib import Path
 import orjson
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 from fleet import DATA, PY, ROOT, Detector, KafkaBroker, environment, train, wait_for
-from services import expected_model_counts, partition_events_of, partition_sizes, read_topic
+from services import expected_model_counts, metric_sum, partition_events_of, partition_sizes, read_topic
 
 from detector.runtime.state_store import state_topic
 
@@ -60,7 +60,7 @@ STATE_TOPIC_FAULTS = {"state-unwritable": ("min.insync.replicas", "2"),
 SESSION_TIMEOUT = 6.0
 
 
-def figures(workers: list[Detector]) -> tuple[dict[int, float], float, float]:
+def figures(workers: list[Detector]) -> tuple[dict[int, float], tuple[float, float]]:
     """Events in each partition's state, from whichever live worker reports it (the largest),
     and predictions made and scored over the live workers; a worker not answering counts none."""
     counts: dict[int, float] = {}
@@ -74,10 +74,9 @@ def figures(workers: list[Detector]) -> tuple[dict[int, float], float, float]:
             continue
         for p, value in partition_events_of(metrics).items():
             counts[p] = max(counts.get(p, 0.0), value)
-        for key, value in metrics.items():
-            made += value if key.split("{")[0] == "clv_state_model_predictions" else 0.0
-            scored += value if key.split("{")[0] == "clv_state_model_scored" else 0.0
-    return counts, made, scored
+        made += metric_sum(metrics, "clv_state_model_predictions")
+        scored += metric_sum(metrics, "clv_state_model_scored")
+    return counts, (made, scored)
 
 
 def partition_counts(workers: list[Detector]) -> dict[int, float]:
@@ -232,24 +231,19 @@ class Chaos:
             raise RuntimeError(f"the replay failed: {(self.workdir / 'producer.log').read_text()[-2000:]}")
         return self.check()
 
-    def observe(self) -> tuple[dict[int, float], tuple[float, float]]:
-        """Events per partition and predictions made/scored, over the live workers' states."""
-        counts, made, scored = figures(self.workers)
-        return counts, (made, scored)
-
     def settle(self, valid: dict[int, float], offline: tuple[int, int] | None
                ) -> tuple[dict[int, float], tuple[float, float]]:
         """The fleet's final figures: once they reach the expected ones and stay the same for a
         session timeout with no worker restarted (a worker restarted here rejoins, and until
         the rebalance moves its partitions the old owners still report them: one look can
         catch the figures just before they drop). On a timeout, the last figures seen."""
-        seen = self.observe()
+        seen = figures(self.workers)
         since = time.monotonic()
 
         def settled() -> bool:
             nonlocal seen, since
             restarted = self.supervise()
-            now = self.observe()
+            now = figures(self.workers)
             if restarted or now != seen:
                 seen, since = now, time.monotonic()
             done = seen[0] == valid and (offline is None or seen[1] == offline)

@@ -68,7 +68,7 @@ class Detector:
 
     def sum(self, name: str) -> float:
         """The sum of every series of the metric ``name`` (any labels)."""
-        return sum(v for k, v in self.scrape().items() if k.split("{")[0] == name)
+        return metric_sum(self.scrape(), name)
 
     def partition_events(self) -> dict[int, float]:
         """The partitions this worker owns, with the events their states hold."""
@@ -147,6 +147,11 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60, committed: bool 
         return messages
     finally:
         consumer.close()
+
+
+def metric_sum(metrics: dict[str, float], name: str) -> float:
+    """From a worker's scrape: the sum of every series of the metric ``name`` (any labels)."""
+    return sum(v for k, v in metrics.items() if k.split("{")[0] == name)
 
 
 def partition_events_of(metrics: dict[str, float]) -> dict[int, float]:

@@ -1,8 +1,9 @@
 """A short chaos run (bench/chaos.py) on its own broker: a fixed seed whose four faults are a
 worker SIGKILLed, the state topic refusing every snapshot for 10 s, the broker frozen past the
 session timeout, and the broker SIGKILLed and restarted (a worker frozen past the session
-timeout: tests/test_kafka_exactly_once.py); every invariant must hold at the end. The slice (60,000 rows from
-July 2011, burn-in 7 days) has the model predict and score, so the counts are not 0 = 0."""
+timeout: tests/test_kafka_exactly_once.py); every invariant must hold at the end. The slice
+(60,000 rows from July 2011, burn-in 7 days) has the model predict and score, so the counts
+are not 0 = 0."""
 
 from __future__ import annotations
 

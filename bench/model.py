@@ -24,6 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detector.model.config import IMPACT_SIGNALS  # noqa: E402
 from detector.model.loader import load  # noqa: E402
 from detector.model.tracker import ModelConfig, ModelTracker  # noqa: E402
 from producer import data, scenarios  # noqa: E402
@@ -58,7 +59,7 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
                 row = idx[outcome.position]
                 if outcome.result.test == "realised":
                     figures.append(outcome.figures)
-                if (outcome.result.test in ("estimated", "realised") and onset < len(frame) and row >= onset
+                if (outcome.result.test in IMPACT_SIGNALS and onset < len(frame) and row >= onset
                         and first_page is None and tracker.material(states[p], outcome.result.test)):
                     first_page = since(row, name, outcome.result.statistic)
                 if not outcome.alarm:

@@ -8,9 +8,10 @@ model, keyed into --partitions partitions as the producer does. From its drift.e
 - data alarms, and drift episodes opened (per partition and feature; by the month they
   opened) and the material ones among those closed (by the month they closed: when their
   impact on the model's estimated error is known);
-- pages, as the alert rules would send them: ModelErrorUp (a partition's estimated or
-  realised error above the margin for DETECTOR_MODEL_IMPACT_CUTOFFS cutoffs: counted at
-  the fleet flag's rising edges, at the event time the cutoff was judged) and
+- pages, as the alert rules would send them: ModelErrorUp (a partition's estimated, so-far
+  or realised error above the margin for DETECTOR_MODEL_IMPACT_CUTOFFS cutoffs: counted at
+  the fleet flag's rising edges, at the event time the cutoff was judged: its cutoff for an
+  estimate, the labels' end or the event time reached for the others) and
   InputBreakage (an episode with a tail alarm; a rising edge of any partition's window
   being over 5 % out of range);
 - the first page after the onset, in rows and event-days.
@@ -84,7 +85,7 @@ def run(frame: pd.DataFrame, onset: int, model, partitions: int, config: ModelCo
                     first_page = first_page or (row, "InputBreakage/tail", episode["start_time"])
         elif model_error.observe(e):
             test = e["results"][0]["test"]
-            judged = e["window"]["event_time_end" if test == "realised" else "event_time_start"]
+            judged = e["window"]["event_time_start" if test == "estimated" else "event_time_end"]
             pages[month(judged)] += 1
             if row >= onset:
                 first_page = first_page or (row, f"ModelErrorUp/{test}", judged)

@@ -8,6 +8,8 @@ from collections import defaultdict
 from rich.console import Console
 from rich.table import Table
 
+from detector.model.config import IMPACT_SIGNALS
+
 SHOWN_CUTOFFS = 8
 
 
@@ -43,19 +45,26 @@ def cutoff_table(events: list[dict]) -> Table:
 
 class ModelErrorUp:
     """The ModelErrorUp page replayed from drift.events: ``observe`` is True at each rising edge
-    of "some partition's estimated or realised error was above the margin for ``impact_cutoffs``
-    cutoffs in a row" (the alert rule's max over the workers' clv_model_impact_material)."""
+    of "some partition's estimated, so-far or realised error was above the margin for
+    ``impact_cutoffs`` cutoffs in a row" (the alert rule's max over the workers'
+    clv_model_impact_material); as in the tracker, an older cutoff judged after a newer one
+    moves no streak."""
 
     def __init__(self, impact_cutoffs: int) -> None:
         self.impact_cutoffs = impact_cutoffs
         self.streak: dict[tuple[int, str], int] = {}
+        self.judged: dict[tuple[int, str], str] = {}  # the newest cutoff judged: streaks run in cutoff order
         self.firing = False
 
     def observe(self, event: dict) -> bool:
-        if not (event.get("model_error") and event["results"][0]["test"] in ("estimated", "realised")):
+        if not (event.get("model_error") and event["results"][0]["test"] in IMPACT_SIGNALS):
             return False
         result = event["results"][0]
         key = (event["partition"], result["test"])
+        cutoff = event["window"]["event_time_start"]
+        if cutoff <= self.judged.get(key, ""):
+            return False
+        self.judged[key] = cutoff
         self.streak[key] = self.streak.get(key, 0) + 1 if result["drifted"] else 0
         now = any(n >= self.impact_cutoffs for n in self.streak.values())
         rising, self.firing = now and not self.firing, now

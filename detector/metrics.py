@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from detector.drift.checks import Verdict
+from detector.model.config import IMPACT_SIGNALS
 from schemas.features import CATEGORICAL, NUMERIC
 from schemas.transaction import DLQ_REASONS
 
@@ -27,10 +28,9 @@ TESTS_BY_FEATURE = {
        for f in CATEGORICAL},
 }
 MODEL_CHECKS = (("prediction", "ks"), ("prediction", "ks_active"), ("error", "out_of_range"),
-                ("error", "adwin"), ("error", "estimated"), ("error", "realised"))
+                ("error", "adwin"), ("error", "estimated"), ("error", "so_far"), ("error", "realised"))
 POPULATIONS = ("all", "active")  # detector/model/health.py
 BOUNDS = ("estimate", "low", "high")  # an estimated MAE and its band
-IMPACT_SIGNALS = ("estimated", "realised")
 EPISODE_IMPACTS = ("material", "immaterial", "unmeasured")
 PERFORMANCE = ("mae", "rmse", "naive_mae", "holdout_mae", "holdout_rmse", "baseline_mae")
 QUALITY_KINDS = ("out_of_range:quantity", "out_of_range:unit_price", "out_of_range:line_total",

@@ -54,6 +54,7 @@ class ModelError(msgspec.Struct):
     estimated_high: float | None
     realised_mae: float | None
     holdout_mae: float | None
+    realised_so_far: float | None = None  # before the labels are due: the error spend already shows
 
 
 class Episode(msgspec.Struct):

@@ -15,12 +15,15 @@ from prometheus_client import CollectorRegistry
 from sklearn.dummy import DummyRegressor
 from sklearn.preprocessing import StandardScaler
 
+from demo.model_health import ModelErrorUp
+from detector.drift.checks import Verdict
 from detector.drift.episodes import Episodes
 from detector.drift.monitor import MonitorConfig
 from detector.metrics import Metrics
 from detector.model import health
 from detector.model.loader import LoadedModel, load
 from detector.model.tracker import ModelConfig, ModelTracker
+from detector.pipeline.events import iso
 from detector.pipeline.messages import Message
 from detector.pipeline.pipeline import Pipeline
 from producer import data
@@ -56,6 +59,26 @@ def test_the_loss_model_round_trips_with_its_holdout_estimate(june_model, data_p
         assert model.holdout_recency_days.size == model.holdout_errors.size
 
 
+def test_the_holdout_keeps_its_labels_day_by_day(june_model, data_path) -> None:
+    """The version keeps the holdout customers' net spend over the first d days of its horizon,
+    d = 1..H: the last day floored at 0 is the label each holdout error was made against, and
+    each day's figure is the sum of that customer's lines in the span (summed here from the rows)."""
+    version = (june_model / "latest").read_text().strip()
+    metadata = orjson.loads((june_model / version / artifacts.METADATA).read_bytes())
+    model = load(june_model / version)
+    spent, horizon = model.holdout_spent_by_day, metadata["horizon_days"]
+    assert spent.shape == (model.holdout_errors.size, horizon)
+    labels = model.holdout_predictions - model.holdout_errors
+    np.testing.assert_allclose(np.clip(spent[:, -1], 0, None), labels, rtol=1e-5, atol=1e-3)
+    rows = line_totals(data.load_online_retail(data_path))
+    cutoff = pd.Timestamp(metadata["test_cutoff"])
+    customers = customer_features(rows[rows["InvoiceDate"] < "2011-06-01"], cutoff, horizon).index
+    for day in (1, 5, horizon):
+        span = rows[(rows["InvoiceDate"] >= cutoff) & (rows["InvoiceDate"] < cutoff + pd.Timedelta(days=day))]
+        expected = span.groupby("CustomerID")["total"].sum().reindex(customers, fill_value=0.0)
+        np.testing.assert_allclose(spent[:, day - 1], expected.to_numpy(), rtol=1e-5, atol=1e-3)
+
+
 def test_a_version_without_a_loss_model_still_loads(june_model, tmp_path) -> None:
     version = (june_model / "latest").read_text().strip()
     old = artifacts.unpack(artifacts.pack(june_model / version), tmp_path, version)
@@ -76,7 +99,8 @@ def test_the_band_is_the_sum_of_customer_variances() -> None:
     assert model.estimate(np.array([1.0]))[1] == 0.0  # a band reaching below 0 stops there
 
 
-def synthetic_model(prediction: float, loss: float, holdout_error: float) -> LoadedModel:
+def synthetic_model(prediction: float, loss: float, holdout_error: float,
+                    holdout_spent_by_day: np.ndarray | None = None) -> LoadedModel:
     """A real (if simple) model: scikit-learn's constant regressors for spend and for loss."""
     x = np.zeros((4, len(CLV_FEATURES)))
     constant = DummyRegressor(strategy="constant", constant=prediction).fit(x, np.zeros(4))
@@ -87,7 +111,8 @@ def synthetic_model(prediction: float, loss: float, holdout_error: float) -> Loa
     return LoadedModel("synthetic", constant, scaler, CLV_FEATURES, 14, {"mae": holdout_error}, None,
                        np.full(200, prediction), holdout, LossModel(losses, dispersion=0.0),
                        holdout_recency_days=np.arange(200) % 14.0,
-                       holdout_predictions=np.full(200, prediction))
+                       holdout_predictions=np.full(200, prediction),
+                       holdout_spent_by_day=holdout_spent_by_day)
 
 
 def daily_stream(customers: int, spend: dict[int, float], days: int) -> tuple[list, list, list, list]:
@@ -115,7 +140,29 @@ def test_estimated_equals_realised_where_the_error_is_known() -> None:
         assert outcome.figures.estimated["all"] == (10.0, 10.0, 10.0)
         assert outcome.figures.realised["all"] == pytest.approx(10.0, abs=1e-9)
         assert outcome.result.statistic == pytest.approx(0.0, abs=1e-9) and not outcome.alarm
-    assert state.impact == {"estimated": 0, "realised": 0}
+    so_far = [o for o in outcomes if o.result.test == "so_far"]  # spend never passes the prediction
+    assert [o.cutoff for o in so_far] == [o.cutoff for o in realised]
+    assert all(o.figures.so_far["all"] == 0.0 and not o.result.drifted for o in so_far)
+    assert state.impact == {"estimated": 0, "so_far": 0, "realised": 0}
+
+
+def test_the_error_so_far_pages_before_the_labels_are_due() -> None:
+    """From day 60 every customer spends 40 a day instead of 10; the model predicts 150 over
+    H = 14. A cutoff's error so far is the spend since it beyond 150, looked at each midnight
+    (the days before it): cutoff day 49 has 110 by day 60 and crosses the margin (10 × 1.25)
+    on day 62 (190: 40 over, +300 %), a day before its labels are due; day 56 on day 64 (200),
+    day 63 on day 68 (200), each once; the first is the partition's one alarm (rising edge)."""
+    tracker = ModelTracker(ModelConfig(burn_in_days=14), synthetic_model(150.0, 10.0, 10.0))
+    state = tracker.new_state()
+    customers = 60
+    outcomes = tracker.update(state, *daily_stream(customers, dict.fromkeys(range(customers), 40.0), 75))
+    up = [(o.cutoff / DAY, o.position // customers, o.result.statistic, o.alarm)
+          for o in outcomes if o.result.test == "so_far" and o.result.drifted]
+    assert up == [(49.0, 62, 3.0, True), (56.0, 64, 4.0, False), (63.0, 68, 4.0, False)]
+    realised = next(o for o in outcomes if o.result.test == "realised" and o.result.drifted)
+    assert (realised.cutoff / DAY, realised.position // customers) == (49.0, 63)
+    assert state.impact["so_far"] == 3 and tracker.material(state, "so_far")
+    assert state.impact["estimated"] == 0
 
 
 def test_a_realised_error_up_by_the_margin_alarms_and_counts_cutoffs() -> None:
@@ -132,6 +179,50 @@ def test_a_realised_error_up_by_the_margin_alarms_and_counts_cutoffs() -> None:
     assert sum(o.alarm for o in realised) == 1  # a rising edge
     assert state.impact["realised"] == len(up) >= 2 and tracker.material(state, "realised")
     assert state.impact["estimated"] == 0 and not tracker.material(state, "estimated")
+
+
+def test_the_error_so_far_is_compared_with_the_holdouts_after_as_many_days() -> None:
+    """The holdout's customers spent 150 + 10 d in the first d days against predictions of 150:
+    its error so far after d days is 10 d. Stream customers spend 10 a day, then 40 from day 60,
+    against predictions of 150; a cutoff crosses when its error so far after d days is above
+    1.25 × 10 d: cutoff day 56 (40 d − 270) after 10 days, on day 66 (130 against 100: +30 %);
+    day 63 (40 d − 150) after 6, on day 69 (90 against 60: +50 %); day 49 never before its labels.
+    With the holdout's days dropped, the same stream is compared with the whole holdout MAE
+    (10: the lower-bound comparison) and cutoff day 49 crosses first, on day 62."""
+    holdout = np.tile(150.0 + 10.0 * np.arange(1, 15, dtype=np.float32), (200, 1))
+    stream = daily_stream(60, dict.fromkeys(range(60), 40.0), 75)
+    with_days = ModelTracker(ModelConfig(burn_in_days=14), synthetic_model(150.0, 10.0, 10.0, holdout))
+    assert with_days.so_far_reference(1) == {"all": 10.0, "active": 10.0}
+    assert with_days.so_far_reference(14)["all"] == 140.0
+    assert with_days.so_far_reference(99)["all"] == 140.0  # past H: the horizon's end
+    crossed = [(o.cutoff / DAY, o.position // 60, round(o.result.statistic, 9))
+               for o in with_days.update(with_days.new_state(), *stream)
+               if o.result.test == "so_far" and o.result.drifted]
+    assert crossed == [(56.0, 66, 0.3), (63.0, 69, 0.5)]
+    without = ModelTracker(ModelConfig(burn_in_days=14), synthetic_model(150.0, 10.0, 10.0))
+    assert without.so_far_reference(3) == {"all": 10.0, "active": 10.0}
+    crossed = [(o.cutoff / DAY, o.position // 60) for o in without.update(without.new_state(), *stream)
+               if o.result.test == "so_far" and o.result.drifted]
+    assert crossed[0] == (49.0, 62)
+
+
+def test_impact_streaks_run_in_cutoff_order() -> None:
+    """A newer cutoff's error so far crosses before an older cutoff's labels are due: the older
+    one's verdict, later, moves neither the streak nor the rising edge; the same in the tracker
+    and in the page replayed from drift.events."""
+    tracker = ModelTracker(ModelConfig(), synthetic_model(150.0, 10.0, 10.0))
+    state, replay = tracker.new_state(), ModelErrorUp(impact_cutoffs=1)
+    figures = health.CutoffError(0.0, {"all": 100, "active": 60})
+    seen = []
+    for cutoff, drifted in ((2 * DAY, True), (1 * DAY, False), (3 * DAY, True), (4 * DAY, False)):
+        verdict = Verdict("error", "so_far", 0.5 if drifted else 0.0, 0.25, drifted)
+        outcome = tracker._impact(state, verdict, 0, cutoff, np.zeros(3), figures)
+        event = {"model_error": [{}], "partition": 0, "results": [{"test": "so_far", "drifted": drifted}],
+                 "window": {"event_time_start": iso(cutoff)}}
+        seen.append((outcome.alarm, state.impact["so_far"], tracker.material(state, "so_far"),
+                     replay.observe(event)))
+    assert seen == [(True, 1, True, True), (False, 1, True, False), (False, 2, True, False),
+                    (False, 0, False, False)]
 
 
 def test_the_like_for_like_population_is_the_recent_buyers() -> None:

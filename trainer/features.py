@@ -82,6 +82,20 @@ def target(rows: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizo
     return spend.clip(lower=0.0).rename("spend_next_horizon")
 
 
+def spend_by_day(rows: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: int
+                 ) -> np.ndarray:
+    """Net spend in [cutoff, cutoff + d days) per customer (rows) for d = 1..H (columns): how a
+    cutoff's labels build up, day by day."""
+    future = rows[(rows["InvoiceDate"] >= cutoff)
+                  & (rows["InvoiceDate"] < cutoff + pd.Timedelta(days=horizon_days))]
+    day = ((future["InvoiceDate"] - cutoff) // pd.Timedelta(days=1)).to_numpy()
+    daily = (pd.DataFrame({"CustomerID": future["CustomerID"].to_numpy(), "day": day,
+                           "total": future["total"].to_numpy()})
+             .pivot_table(index="CustomerID", columns="day", values="total", aggfunc="sum", fill_value=0.0)
+             .reindex(index=customers, columns=range(horizon_days), fill_value=0.0))
+    return daily.to_numpy(np.float64).cumsum(axis=1).astype(np.float32)
+
+
 def select_window(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.DataFrame:
     try:
         start = pd.Timestamp(since) if since else frame["InvoiceDate"].min()

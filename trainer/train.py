@@ -14,7 +14,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.preprocessing import StandardScaler
 
 from schemas.loss_model import LossModel
-from trainer.features import TrainingDataError, customer_features, line_totals, target
+from trainer.features import TrainingDataError, customer_features, line_totals, spend_by_day, target
 from trainer.loss import fit_loss_model
 
 
@@ -31,6 +31,7 @@ class TrainedModel:
     holdout_errors: np.ndarray
     loss_model: LossModel
     holdout_recency_days: np.ndarray  # who was active when: like-for-like populations
+    holdout_spent_by_day: np.ndarray | None = None  # (customers, H): net spend in the first d days
 
 
 CANDIDATES: dict[str, Callable[[], object]] = {
@@ -104,4 +105,5 @@ def fit(frame: pd.DataFrame, horizon_days: int, progress: Callable[[str], None] 
     train_predictions = np.clip(model.predict(scaler.transform(x_train)), 0, None)
     return TrainedModel(scaler, model, name, holdout, [f"{c:%Y-%m-%d}" for c in train_cuts],
                         f"{test_cut:%Y-%m-%d}", train_predictions, prediction,
-                        prediction - y_test.to_numpy(), loss_model, x_test["recency_days"].to_numpy())
+                        prediction - y_test.to_numpy(), loss_model, x_test["recency_days"].to_numpy(),
+                        spend_by_day(rows, x_test.index, test_cut, horizon_days))

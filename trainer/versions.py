@@ -50,7 +50,9 @@ def save(models_dir: Path, trained: TrainedModel, frame: pd.DataFrame, horizon_d
                         train_predictions=trained.train_predictions,
                         holdout_predictions=trained.holdout_predictions,
                         holdout_errors=trained.holdout_errors,
-                        holdout_recency_days=trained.holdout_recency_days)
+                        holdout_recency_days=trained.holdout_recency_days,
+                        **({} if trained.holdout_spent_by_day is None
+                           else {"holdout_spent_by_day": trained.holdout_spent_by_day}))
     artifacts.atomic_write(target / artifacts.PROFILE, profile.getvalue())
     metadata = {
         "version": version,

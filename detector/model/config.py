@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The error checks whose streak of cutoffs above the margin is an impact (detector/model/health.py)
+IMPACT_SIGNALS = ("estimated", "so_far", "realised")
+
 
 class ModelConfig(BaseModel):
     """Model tracking (env DETECTOR_MODEL_<NAME>)."""
@@ -25,5 +28,7 @@ class ModelConfig(BaseModel):
                                "than the data one: errors of a cutoff share its week)")
     impact_margin: float = Field(0.25, gt=0, description="material impact: estimated (its band's low "
                                  "end) or realised MAE above the holdout MAE by this share")
+    so_far_step_days: float = Field(1.0, gt=0, description="event-time days between looks at the "
+                                    "error the days since each pending cutoff already show")
     impact_cutoffs: int = Field(1, ge=1, description="consecutive cutoffs above the margin before the "
                                 "impact is material (the ModelErrorUp page)")

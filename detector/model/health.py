@@ -17,6 +17,16 @@ cutoff's absolute errors): the error is up only if even the band's bottom is —
 above the impact margin; a partition's impact streak counts consecutive cutoffs that
 alarmed. (A partition's cutoff has ~1,000 customers, ~100 of them active: without the
 band the realised MAE of a week alone moves by a quarter on the clean year.)
+
+Between the two, the error **so far**: each day of the horizon already seen shows part of
+every prediction's error — spend since the cutoff beyond the prediction, max(0, spent −
+predicted), which only a later return can undo. Its mean d days after a cutoff is
+compared with the same figure of the holdout d days after its cutoff (the trainer keeps
+the holdout's spend day by day), the cutoff's band's low end against the holdout's high
+end (a few customers carry it in the first days) and the margin: a drift in spend
+shows as soon as customers buy, days before the cutoff's labels are due. A model saved
+without the holdout's days is compared with its whole holdout MAE instead (the error so
+far is a lower bound of the MAE the labels will show: a later, surer signal).
 """
 
 from __future__ import annotations
@@ -44,6 +54,14 @@ class CutoffError:
     estimated: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     realised: dict[str, float] = field(default_factory=dict)
     realised_low: dict[str, float] = field(default_factory=dict)
+    so_far: dict[str, float] = field(default_factory=dict)  # mean error already shown
+    so_far_low: dict[str, float] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict) -> None:
+        """Figures pickled before the error so far was measured have none yet."""
+        state.setdefault("so_far", {})
+        state.setdefault("so_far_low", {})
+        self.__dict__.update(state)
 
 
 def holdout_maes(model: LoadedModel, step_days: float) -> dict[str, float]:
@@ -56,6 +74,24 @@ def holdout_maes(model: LoadedModel, step_days: float) -> dict[str, float]:
     return out
 
 
+def holdout_so_far(model: LoadedModel, step_days: float) -> dict[str, np.ndarray] | None:
+    """Per population, the holdout's error so far after d = 1..H days, at the high end of its
+    95 % interval (None when the model was saved without the holdout's days). In the first
+    days a handful of customers carry it, in the holdout as in a cutoff: the cutoff's low
+    end is compared with the holdout's high end."""
+    spent, predicted = model.holdout_spent_by_day, model.holdout_predictions
+    if spent is None or predicted is None or spent.shape[0] != predicted.size:
+        return None
+    shown = shown_so_far(predicted[:, None], spent.astype(np.float64))
+    out = {}
+    for population, mask in (("all", np.ones(shown.shape[0], dtype=bool)),
+                             ("active", model.holdout_active(step_days))):
+        chosen = shown[mask]
+        out[population] = (chosen.mean(axis=0) + BAND_Z * chosen.std(axis=0, ddof=1) / math.sqrt(mask.sum())
+                           if mask.sum() >= MIN_CUSTOMERS else np.full(shown.shape[1], math.nan))
+    return out
+
+
 def estimate(model: LoadedModel, cutoff: float, losses: np.ndarray, active: np.ndarray) -> CutoffError:
     figures = CutoffError(cutoff, {"all": int(losses.size), "active": int(active.sum())})
     for population, mask in (("all", slice(None)), ("active", active)):
@@ -63,13 +99,26 @@ def estimate(model: LoadedModel, cutoff: float, losses: np.ndarray, active: np.n
     return figures
 
 
+def _mean_and_low(errors: np.ndarray) -> tuple[float, float]:
+    """The mean absolute error and the low end of its 95 % interval (NaN when too few)."""
+    mae = float(errors.mean()) if errors.size else math.nan
+    half = BAND_Z * float(errors.std(ddof=1)) / math.sqrt(errors.size) if errors.size > 1 else math.nan
+    return mae, max(mae - half, 0.0) if not math.isnan(half) else math.nan
+
+
 def realise(figures: CutoffError, errors: np.ndarray, active: np.ndarray) -> None:
     for population, mask in (("all", slice(None)), ("active", active)):
-        chosen = np.abs(errors[mask])
-        mae = float(chosen.mean()) if chosen.size else math.nan
-        half = BAND_Z * float(chosen.std(ddof=1)) / math.sqrt(chosen.size) if chosen.size > 1 else math.nan
-        figures.realised[population] = mae
-        figures.realised_low[population] = max(mae - half, 0.0) if not math.isnan(half) else math.nan
+        figures.realised[population], figures.realised_low[population] = _mean_and_low(np.abs(errors[mask]))
+
+
+def shown_so_far(predictions: np.ndarray, spent: np.ndarray) -> np.ndarray:
+    """The part of each prediction's error that spend since the cutoff already shows."""
+    return np.maximum(spent - predictions, 0.0)
+
+
+def so_far(figures: CutoffError, shown: np.ndarray, active: np.ndarray) -> None:
+    for population, mask in (("all", slice(None)), ("active", active)):
+        figures.so_far[population], figures.so_far_low[population] = _mean_and_low(shown[mask])
 
 
 def _excess(values: dict[str, float], figures: CutoffError, reference: dict[str, float]) -> float:
@@ -87,3 +136,8 @@ def estimated_verdict(figures: CutoffError, reference: dict[str, float], margin:
 def realised_verdict(figures: CutoffError, reference: dict[str, float], margin: float) -> Verdict:
     excess = _excess(figures.realised_low, figures, reference)
     return Verdict("error", "realised", excess, margin, bool(excess > margin))
+
+
+def so_far_verdict(figures: CutoffError, reference: dict[str, float], margin: float) -> Verdict:
+    excess = _excess(figures.so_far_low, figures, reference)
+    return Verdict("error", "so_far", excess, margin, bool(excess > margin))

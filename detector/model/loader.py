@@ -36,6 +36,7 @@ class LoadedModel:
     holdout_recency_days: np.ndarray | None = None  # the holdout customers' recency
     holdout_predictions: np.ndarray | None = None  # in the order of holdout_errors (older: None)
     trained_until: float | None = None  # event time (epoch s) of the last training row
+    holdout_spent_by_day: np.ndarray | None = None  # (customers, H): spend in the first d days (older: None)
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         """Predicted spend over the next H days, floored at 0 as the trainer does."""
@@ -83,7 +84,8 @@ def load(path: Path) -> LoadedModel:
             holdout_errors=profile["holdout_errors"], loss_model=loss_model,
             holdout_recency_days=profile.get("holdout_recency_days"),
             holdout_predictions=profile.get("holdout_predictions"),
-            trained_until=_epoch(metadata.get("data_window", {}).get("end")))
+            trained_until=_epoch(metadata.get("data_window", {}).get("end")),
+            holdout_spent_by_day=profile.get("holdout_spent_by_day"))
     except Exception as error:  # missing files, foreign pickles, damaged archives: all one error
         raise ModelLoadError(f"cannot load the model in {path}: {type(error).__name__}: {error}") from error
 

@@ -16,6 +16,9 @@ Model checks, each alarming on its own:
   and the holdout customers who bought in the same span before its cutoff (``ks_active``);
 - estimated error (no labels needed, detector/model/health.py): the loss model's MAE of
   the cutoff's predictions, its band's low end against the holdout MAE plus a margin;
+- error so far (the labels' first days): every ``so_far_step_days``, per pending cutoff, the
+  error its spend since the cutoff already shows, against the holdout's after as many days
+  — one event per cutoff: when it crosses, or when the cutoff is scored;
 - realised error: the same cutoff's MAE once its labels are due, against the same;
 - error range: per scored cutoff, the share of errors outside the holdout errors' range,
   against its exact binomial null (as the data out-of-range check);
@@ -63,6 +66,7 @@ class Pending:
     monetary_at_cutoff: np.ndarray
     active: np.ndarray | None = None  # bought since the previous cutoff
     figures: health.CutoffError | None = None  # the estimate, to be joined by the realised error
+    shown_up: bool = False  # its error so far already crossed the margin (checked no more)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class TrackerState:
     first_time: float = math.nan  # first event time seen: the burn-in starts there
     next_cutoff: float = math.nan
     watermark: float = -math.inf
+    next_look: float = math.nan  # event time of the next look at the pending cutoffs' error so far
     pending: deque[Pending] = field(default_factory=deque)
     drifted: dict[str, bool] = field(default_factory=dict)  # per model check, for rising edges
     predictions: int = 0
@@ -84,6 +89,12 @@ class TrackerState:
     error_check: AdwinCheck | None = None
     estimated: int = 0  # cutoffs whose error the loss model estimated (episodes wait for one)
     impact: dict[str, int] = field(default_factory=dict)  # signal -> consecutive cutoffs above margin
+    judged: dict[str, float] = field(default_factory=dict)  # signal -> newest cutoff it judged
+
+    def __setstate__(self, state: dict) -> None:
+        """States pickled before the error so far have no judged cutoffs."""
+        state.setdefault("judged", {})
+        self.__dict__.update(state)
 
     @property
     def pending_count(self) -> int:
@@ -101,24 +112,37 @@ class ModelOutcome:
     size: int  # predictions made or scored
     values: np.ndarray | None = None  # the cutoff's predictions, or its errors
     figures: health.CutoffError | None = None  # estimated and realised error checks: the figures
+    labels_until: float | None = None  # the error so far: event time up to which labels were seen
 
 
 class ModelTracker:
     def __init__(self, config: ModelConfig, model: LoadedModel | None = None) -> None:
         self.config = config
         self.model = model
-        self._holdout: tuple[str, dict[str, float], np.ndarray] | None = None
+        self._holdout: tuple | None = None  # (version, MAEs, active predictions, so-far curves)
 
     def holdout(self) -> tuple[dict[str, float], np.ndarray]:
         """The holdout MAE per population, and the sorted predictions of its active customers."""
+        return self._held()[1:3]
+
+    def so_far_reference(self, days: int) -> dict[str, float]:
+        """The holdout's error so far ``days`` after its cutoff per population (its whole MAE
+        for a model saved without the holdout's days)."""
+        _, maes, _, curves = self._held()
+        if curves is None:
+            return maes
+        return {p: float(curve[min(max(days, 1), curve.size) - 1]) for p, curve in curves.items()}
+
+    def _held(self) -> tuple:
         if self._holdout is None or self._holdout[0] != self.model.version:
-            active = self.model.holdout_active(self.config.step_days)
+            step = self.config.step_days
+            active = self.model.holdout_active(step)
             held = self.model.holdout_predictions
             predictions = np.sort(held[active]) if held is not None and held.size == active.size \
                 else np.empty(0)
-            self._holdout = (self.model.version, health.holdout_maes(self.model, self.config.step_days),
-                             predictions)
-        return self._holdout[1], self._holdout[2]
+            self._holdout = (self.model.version, health.holdout_maes(self.model, step), predictions,
+                             health.holdout_so_far(self.model, step))
+        return self._holdout
 
     @property
     def version(self) -> str | None:
@@ -148,6 +172,7 @@ class ModelTracker:
         state.error_count = 0
         state.estimated = 0
         state.impact.clear()
+        state.judged.clear()
         state.store.horizon = self.horizon
         state.error_check = None if self.model is None else AdwinCheck(
             "error", np.abs(self.model.holdout_errors), self.config.adwin_delta)
@@ -177,14 +202,29 @@ class ModelTracker:
         return out
 
     def _next_mark(self, state: TrackerState) -> float:
-        due = state.pending[0].cutoff + self.horizon if state.pending else math.inf
-        return min(state.next_cutoff, due)
+        if not state.pending:
+            return state.next_cutoff
+        look = state.next_look if not math.isnan(state.next_look) else math.inf
+        return min(state.next_cutoff, state.pending[0].cutoff + self.horizon, look)
 
     def _pass(self, state: TrackerState, when: float, position: int) -> list[ModelOutcome]:
-        """Event time reached ``when``: score what is due, then predict at passed cutoffs."""
+        """Event time reached ``when``: score what is due, look at the pending cutoffs' error
+        so far (once per ``so_far_step_days``), then predict at passed cutoffs."""
         out = []
         while state.pending and state.pending[0].cutoff + self.horizon <= when:
             out.extend(self._score(state, state.pending.popleft(), position))
+        if state.next_look <= when:
+            for pending in state.pending:
+                if pending.figures is not None and not pending.shown_up:
+                    verdict, shown = self._so_far(state, pending, int((when - pending.cutoff) // DAY))
+                    if verdict.drifted:
+                        pending.shown_up = True
+                        out.append(self._impact(state, verdict, position, pending.cutoff, shown,
+                                                pending.figures))
+                        out[-1].labels_until = when
+        if not state.next_look > when:
+            look = self.config.so_far_step_days * DAY
+            state.next_look = (math.floor(when / look) + 1) * look
         step = self.config.step_days * DAY
         while state.next_cutoff <= when:
             cutoff, state.next_cutoff = state.next_cutoff, state.next_cutoff + step
@@ -219,6 +259,14 @@ class ModelTracker:
             out.append(self._impact(state, verdict, position, cutoff, losses, pending.figures))
         return out
 
+    def _so_far(self, state: TrackerState, pending: Pending, days: int) -> tuple[Verdict, np.ndarray]:
+        """The error a pending cutoff's spend over its first ``days`` already shows, checked."""
+        spent = state.store.monetary(pending.customers) - pending.monetary_at_cutoff
+        shown = health.shown_so_far(pending.predictions, spent)
+        health.so_far(pending.figures, shown, pending.active)
+        reference = self.so_far_reference(days)
+        return health.so_far_verdict(pending.figures, reference, self.config.impact_margin), shown
+
     def _ks(self, test: str, reference: np.ndarray, predictions: np.ndarray) -> Verdict:
         d = ks_distance(reference, predictions)
         alpha = self.config.alpha / LEVEL_TESTS
@@ -227,9 +275,15 @@ class ModelTracker:
 
     def _impact(self, state: TrackerState, verdict: Verdict, position: int, cutoff: float,
                 values: np.ndarray, figures: health.CutoffError) -> ModelOutcome:
-        """An error check: its streak of cutoffs above the margin moves; alarm on a rising edge."""
-        state.impact[verdict.test] = state.impact.get(verdict.test, 0) + 1 if verdict.drifted else 0
-        outcome = self._outcome(state, verdict, position, cutoff, values)
+        """An error check: its streak of cutoffs above the margin moves; alarm on a rising edge.
+        Streaks run in cutoff order: an older cutoff judged after a newer one (its error so far
+        is judged when its labels are due, a newer one's as soon as it crosses) moves neither."""
+        if cutoff > state.judged.get(verdict.test, -math.inf):
+            state.judged[verdict.test] = cutoff
+            state.impact[verdict.test] = state.impact.get(verdict.test, 0) + 1 if verdict.drifted else 0
+            outcome = self._outcome(state, verdict, position, cutoff, values)
+        else:
+            outcome = ModelOutcome(verdict, False, position, cutoff, values.size, values)
         outcome.figures = figures
         return outcome
 
@@ -260,6 +314,9 @@ class ModelTracker:
                                    c.error_min_share)
         out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors)]
         if pending.figures is not None:
+            if not pending.shown_up:  # its one so-far event: it never crossed before its labels
+                verdict, shown = self._so_far(state, pending, int(round(self.horizon / DAY)))
+                out.append(self._impact(state, verdict, position, pending.cutoff, shown, pending.figures))
             health.realise(pending.figures, errors, pending.active)
             verdict = health.realised_verdict(pending.figures, self.holdout()[0], c.impact_margin)
             out.append(self._impact(state, verdict, position, pending.cutoff, errors, pending.figures))

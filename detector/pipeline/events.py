@@ -68,17 +68,19 @@ def model_event(partition: int, outcome: ModelOutcome, events_processed: int, ho
                 model_version: str | None, trigger: dict | None,
                 distributions: list[drift_event.Distribution] | None = None,
                 holdout: dict[str, float] | None = None) -> drift_event.DriftEvent:
-    """One model check on one cutoff's predictions (or scores): window = [cutoff, cutoff + H)."""
+    """One model check on one cutoff's predictions (or scores): window = [cutoff, cutoff + H),
+    or [cutoff, the event time reached) for an error so far crossing before its labels are due."""
     result = outcome.result
-    window = drift_event.WindowInfo(outcome.size, 1, events_processed, iso(outcome.cutoff),
-                                    iso(outcome.cutoff + horizon))
+    end = outcome.cutoff + horizon if outcome.labels_until is None else outcome.labels_until
+    window = drift_event.WindowInfo(outcome.size, 1, events_processed, iso(outcome.cutoff), iso(end))
     event = _event("alarm" if outcome.alarm else "evaluation", "model", partition, [result], window,
                    float(result.drifted), int(result.drifted), model_version, trigger, distributions)
     if outcome.figures is not None:
         f = outcome.figures
         event.model_error = [drift_event.ModelError(
             p, f.customers[p], *(_number(v) for v in f.estimated.get(p, (None,) * 3)),
-            _number(f.realised.get(p)), _number((holdout or {}).get(p))) for p in f.customers]
+            _number(f.realised.get(p)), _number((holdout or {}).get(p)), _number(f.so_far.get(p)))
+            for p in f.customers]
     return event
 
 

@@ -24,7 +24,8 @@ from detector.drift.checks import Verdict
 from detector.drift.checks.segment import SegmentVerdict
 from detector.drift.episodes import Episode, Episodes
 from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
-from detector.metrics import IMPACT_SIGNALS, Metrics
+from detector.metrics import Metrics
+from detector.model.config import IMPACT_SIGNALS
 from detector.model.loader import LoadedModel
 from detector.model.tracker import ModelConfig, ModelOutcome, ModelTracker
 from detector.pipeline import distributions, episode_log, events
@@ -280,9 +281,10 @@ class Pipeline:
             self.metrics.performance(self.tracker.performance(self._tracker_states()))
         compared = None
         if outcome.alarm and outcome.values is not None and self.model is not None:
-            if result.test in ("estimated", "realised"):  # expected or realised absolute errors
-                holdout, name = np.abs(self.model.holdout_errors), f"{result.test} absolute errors"
-                values = outcome.values if result.test == "estimated" else np.abs(outcome.values)
+            if result.test in IMPACT_SIGNALS:  # expected, shown so far or realised absolute errors
+                holdout = np.abs(self.model.holdout_errors)
+                name = {"so_far": "errors so far"}.get(result.test, f"{result.test} absolute errors")
+                values = np.abs(outcome.values)
                 compared = [distributions.numeric(result.feature, holdout, values,
                                                   "holdout absolute errors", f"the cutoff's {name}")]
             else:

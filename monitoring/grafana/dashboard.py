@@ -52,8 +52,9 @@ PANELS = [
          ('fleet:clv_model_estimated_mae:avg', "estimated {{population}} {{bound}}"),
          ('fleet:clv_model_realised_mae:avg', "realised {{population}}"),
          ("max by (population) (clv_model_holdout_mae)", "holdout {{population}}")], "short"),
-    ("Model impact", "timeseries", "Consecutive cutoffs whose error band was above the holdout MAE by the "
-     "margin, per partition; material (1) pages a person (ModelErrorUp)", [
+    ("Model impact", "timeseries", "Consecutive cutoffs whose error band was above the holdout's by the "
+     "margin, per partition and signal (estimated before labels, so_far from the labels' first days, "
+     "realised); material (1) pages a person (ModelErrorUp)", [
          ("max by (partition, signal) (clv_model_impact_cutoffs)", "p{{partition}} {{signal}}"),
          ("fleet:clv_model_impact_material:max", "material {{signal}}")], "short"),
     ("Drift episodes", "timeseries", "Features in an open drift episode anywhere (1), and episodes "

@@ -216,7 +216,8 @@ class ModelTracker:
         if state.next_look <= when:
             for pending in state.pending:
                 if pending.figures is not None and not pending.shown_up:
-                    verdict, shown = self._so_far(state, pending, int((when - pending.cutoff) // DAY))
+                    verdict, shown = self._so_far(pending, self._spent(state, pending),
+                                                  int((when - pending.cutoff) // DAY))
                     if verdict.drifted:
                         pending.shown_up = True
                         out.append(self._impact(state, verdict, position, pending.cutoff, shown,
@@ -259,9 +260,13 @@ class ModelTracker:
             out.append(self._impact(state, verdict, position, cutoff, losses, pending.figures))
         return out
 
-    def _so_far(self, state: TrackerState, pending: Pending, days: int) -> tuple[Verdict, np.ndarray]:
+    @staticmethod
+    def _spent(state: TrackerState, pending: Pending) -> np.ndarray:
+        """Each of a pending cutoff's customers' net spend since it."""
+        return state.store.monetary(pending.customers) - pending.monetary_at_cutoff
+
+    def _so_far(self, pending: Pending, spent: np.ndarray, days: int) -> tuple[Verdict, np.ndarray]:
         """The error a pending cutoff's spend over its first ``days`` already shows, checked."""
-        spent = state.store.monetary(pending.customers) - pending.monetary_at_cutoff
         shown = health.shown_so_far(pending.predictions, spent)
         health.so_far(pending.figures, shown, pending.active)
         reference = self.so_far_reference(days)
@@ -300,7 +305,8 @@ class ModelTracker:
         return ModelOutcome(result, alarm, position, cutoff, values.size, values)
 
     def _score(self, state: TrackerState, pending: Pending, position: int) -> list[ModelOutcome]:
-        realised = np.clip(state.store.monetary(pending.customers) - pending.monetary_at_cutoff, 0, None)
+        spent = self._spent(state, pending)
+        realised = np.clip(spent, 0, None)
         errors = pending.predictions - realised
         state.scored += errors.size
         state.errors.append((pending.cutoff, errors, pending.naive - realised))
@@ -315,7 +321,7 @@ class ModelTracker:
         out = [self._outcome(state, in_range.evaluate(errors), position, pending.cutoff, errors)]
         if pending.figures is not None:
             if not pending.shown_up:  # its one so-far event: it never crossed before its labels
-                verdict, shown = self._so_far(state, pending, int(round(self.horizon / DAY)))
+                verdict, shown = self._so_far(pending, spent, int(round(self.horizon / DAY)))
                 out.append(self._impact(state, verdict, position, pending.cutoff, shown, pending.figures))
             health.realise(pending.figures, errors, pending.active)
             verdict = health.realised_verdict(pending.figures, self.holdout()[0], c.impact_margin)

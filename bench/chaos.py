@@ -190,9 +190,12 @@ class Chaos:
                 return True
             return all(now.get(p, 0) > before.get(p, 0) for p in range(PARTITIONS))
 
+        timeout = min(600.0, max(180.0, self.args.minutes * 30))
         try:
-            wait_for(recovered, 600, "every partition processing again", interval=0.25)
+            wait_for(recovered, timeout, "every partition processing again", interval=0.25)
         except TimeoutError:
+            self.diagnose(f"not every partition processing again {timeout:.0f} s after the fault: "
+                          f"events per partition before {before}")
             return float("inf"), restarted
         return time.monotonic() - start, restarted
 
@@ -227,7 +230,13 @@ class Chaos:
             print(f"fault {n:>3} at {start - began:6.0f} s: {kind:<16} recovered in {seconds:5.1f} s"
                   + (f" ({restarted} worker(s) restarted after stopping by themselves)" if restarted else ""),
                   flush=True)
-        if producer.wait(args.minutes * 120 + 600) != 0:
+        try:
+            failed = producer.wait(max(began + span * 1.5 + 300 - time.monotonic(), 1)) != 0
+        except subprocess.TimeoutExpired:
+            producer.kill()
+            raise RuntimeError(f"the replay did not end in {span * 1.5 + 300:.0f} s: "
+                               f"{(self.workdir / 'producer.log').read_text()[-2000:]}") from None
+        if failed:
             raise RuntimeError(f"the replay failed: {(self.workdir / 'producer.log').read_text()[-2000:]}")
         return self.check()
 
@@ -236,7 +245,9 @@ class Chaos:
         """The fleet's final figures: once they reach the expected ones and stay the same for a
         session timeout with no worker restarted (a worker restarted here rejoins, and until
         the rebalance moves its partitions the old owners still report them: one look can
-        catch the figures just before they drop). On a timeout, the last figures seen."""
+        catch the figures just before they drop). On a timeout, the last figures seen, and
+        what each live worker held and its log's last lines (the invariants then say which
+        broke)."""
         seen = figures(self.workers)
         since = time.monotonic()
 
@@ -249,11 +260,26 @@ class Chaos:
             done = seen[0] == valid and (offline is None or seen[1] == offline)
             return done and time.monotonic() - since >= SESSION_TIMEOUT
 
+        timeout = max(300.0, self.args.rows / 1000)
         try:
-            wait_for(settled, 900, "every valid event in the states, settled", interval=1.0)
+            wait_for(settled, timeout, "every valid event in the states, settled", interval=1.0)
         except TimeoutError:
-            pass
+            states = ", ".join(f"{p}: {seen[0].get(p, 0):,.0f}/{valid[p]:,}" for p in range(PARTITIONS))
+            self.diagnose(f"the fleet did not settle in {timeout:.0f} s: per partition state/topic {states}"
+                          + f"; model made/scored {seen[1][0]:,.0f}/{seen[1][1]:,.0f} (offline {offline})")
         return seen
+
+    def diagnose(self, what: str) -> None:
+        """What each worker holds and its log's last lines, after ``what`` did not happen."""
+        print(f"\n{what}; the fleet now:", flush=True)
+        for worker in self.workers:
+            try:
+                owned = worker.partition_events() if worker.alive else "not running"
+            except OSError:
+                owned = "not answering"
+            tail = worker.log.read_text(errors="replace").splitlines()[-25:] if worker.log.exists() else []
+            print(f"-- {worker.log.parent.name}: partition: events {owned}; its log ends:", *tail,
+                  sep="\n  ", flush=True)
 
     def check(self) -> dict:
         args, bootstrap = self.args, self.broker.bootstrap
@@ -273,7 +299,8 @@ class Chaos:
         reference = Detector(dict(self.env, DETECTOR_APP_ID="chaos-reference", DRIFT_EVENTS_TOPIC="chaos.ref",
                                   DLQ_TOPIC="chaos.ref-dlq"), self.workdir / "reference").start()
         total = sum(valid.values())
-        wait_for(lambda: reference.state_events() >= total, 1800, "the unharmed reference", interval=1.0)
+        wait_for(lambda: reference.state_events() >= total, 120 + args.rows / 500, "the unharmed reference",
+                 interval=1.0)
         reference.stop()
         expected = [orjson.loads(m.value())["id"] for m in read_topic(bootstrap, "chaos.ref")]
         result = {

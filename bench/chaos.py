@@ -240,19 +240,29 @@ class Chaos:
             raise RuntimeError(f"the replay failed: {(self.workdir / 'producer.log').read_text()[-2000:]}")
         return self.check()
 
-    def settle(self, valid: dict[int, float], offline: tuple[int, int] | None
-               ) -> tuple[dict[int, float], tuple[float, float]]:
+    def settle(self, offline: tuple[int, int] | None
+               ) -> tuple[dict[int, float], tuple[float, float], dict[int, int]]:
         """The fleet's final figures: once they reach the expected ones and stay the same for a
         session timeout with no worker restarted (a worker restarted here rejoins, and until
         the rebalance moves its partitions the old owners still report them: one look can
-        catch the figures just before they drop). On a timeout, the last figures seen, and
-        what each live worker held and its log's last lines (the invariants then say which
-        broke)."""
+        catch the figures just before they drop); and the valid events per partition they are
+        held to: the topic's less its dead letters, read again at each look until the DLQ
+        holds every bad message sent (when the replay ends the fleet is still writing the last
+        ones; at read_committed they show once their transaction commits). On a timeout, the
+        last figures seen, and what each live worker held and its log's last lines (the
+        invariants then say which broke)."""
+        sizes = partition_sizes(self.broker.bootstrap, "chaos.transactions")
+        dead: list = []
+        valid: dict[int, int] = {}
         seen = figures(self.workers)
         since = time.monotonic()
 
         def settled() -> bool:
             nonlocal seen, since
+            if not valid or len(dead) < self.args.malformed:
+                dead[:] = read_topic(self.broker.bootstrap, "chaos.dlq")
+                per_source = Counter(int(dict(m.headers())["source-partition"]) for m in dead)
+                valid.update({p: sizes[p] - per_source[p] for p in range(PARTITIONS)})
             restarted = self.supervise()
             now = figures(self.workers)
             if restarted or now != seen:
@@ -264,10 +274,13 @@ class Chaos:
         try:
             wait_for(settled, timeout, "every valid event in the states, settled", interval=1.0)
         except TimeoutError:
-            states = ", ".join(f"{p}: {seen[0].get(p, 0):,.0f}/{valid[p]:,}" for p in range(PARTITIONS))
-            self.diagnose(f"the fleet did not settle in {timeout:.0f} s: per partition state/topic {states}"
-                          + f"; model made/scored {seen[1][0]:,.0f}/{seen[1][1]:,.0f} (offline {offline})")
-        return seen
+            states = ", ".join(f"{p}: {seen[0].get(p, 0):,.0f}/{valid.get(p, 0):,}"
+                               for p in range(PARTITIONS))
+            made, scored = seen[1]
+            self.diagnose(f"the fleet did not settle in {timeout:.0f} s: per partition state/valid {states} "
+                          f"({len(dead)} dead letters); model made/scored {made:,.0f}/{scored:,.0f} "
+                          f"(offline {offline})")
+        return seen[0], seen[1], valid
 
     def diagnose(self, what: str) -> None:
         """What each worker holds and its log's last lines, after ``what`` did not happen."""
@@ -283,16 +296,13 @@ class Chaos:
 
     def check(self) -> dict:
         args, bootstrap = self.args, self.broker.bootstrap
-        dead = read_topic(bootstrap, "chaos.dlq")
-        per_source = Counter(int(dict(m.headers())["source-partition"]) for m in dead)
-        sizes = partition_sizes(bootstrap, "chaos.transactions")
-        valid = {p: sizes[p] - per_source[p] for p in range(PARTITIONS)}
         offline = None if args.no_model else expected_model_counts(
             args.data, self.models, args.skip + args.rows, PARTITIONS, skip=args.skip,
             burn_in_days=args.burn_in_days)
-        counts, (made, scored) = self.settle(valid, offline)
+        counts, (made, scored), valid = self.settle(offline)
         for worker in self.workers:
             worker.stop()
+        dead = read_topic(bootstrap, "chaos.dlq")
         dead_keys = Counter((dict(m.headers())["source-partition"], dict(m.headers())["source-offset"])
                             for m in dead)
         ids = [orjson.loads(m.value())["id"] for m in read_topic(bootstrap, "chaos.events")]

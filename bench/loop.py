@@ -38,6 +38,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detector.model.config import IMPACT_SIGNALS  # noqa: E402
 from detector.model.loader import load  # noqa: E402
 from detector.model.retrain_policy import DAY, RetrainConfig, RetrainPolicy  # noqa: E402
 from detector.model.tracker import ModelConfig, ModelTracker  # noqa: E402
@@ -84,7 +85,7 @@ def simulate(frame: pd.DataFrame, first: Champion, challengers: Challengers, pol
     every = int(policy.removeprefix("every-")) if policy.startswith("every-") else 0
     champion, timeline = first, [(-np.inf, first)]
     counts = {"retrains": 0, "promoted": 0, "rejected": 0, "pages": 0}
-    firing = {"estimated": False, "realised": False}
+    firing = dict.fromkeys(IMPACT_SIGNALS, False)
     decision = start  # the next weekly decision time
     for begin in range(0, len(frame), chunk):
         stop = min(begin + chunk, len(frame))

@@ -42,7 +42,7 @@ def run(frame: pd.DataFrame, onset: int, model, config: ModelConfig, chunk: int 
     states = [tracker.new_state() for _ in range(3)]  # one per partition, as in the worker
     before, first, first_free, first_page, alarms, figures = 0, None, None, None, {}, []
     times = frame["InvoiceDate"]
-    label_free = {"prediction/ks", "prediction/ks_active", "error/estimated"}
+    label_free = {"prediction/ks", "prediction/ks_active", "error/estimated", "error/spend_level"}
 
     def since(row: int, name: str, statistic: float) -> tuple:
         return (row - onset, round((times.iloc[row] - times.iloc[onset]).total_seconds() / 86400, 1),

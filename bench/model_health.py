@@ -8,10 +8,10 @@ model, keyed into --partitions partitions as the producer does. From its drift.e
 - data alarms, and drift episodes opened (per partition and feature; by the month they
   opened) and the material ones among those closed (by the month they closed: when their
   impact on the model's estimated error is known);
-- pages, as the alert rules would send them: ModelErrorUp (a partition's estimated, so-far
-  or realised error above the margin for DETECTOR_MODEL_IMPACT_CUTOFFS cutoffs: counted at
-  the fleet flag's rising edges, at the event time the cutoff was judged: its cutoff for an
-  estimate, the labels' end or the event time reached for the others) and
+- pages, as the alert rules would send them: ModelErrorUp (a partition's estimated, at the
+  spend level, so-far or realised error above the margin for DETECTOR_MODEL_IMPACT_CUTOFFS
+  cutoffs: counted at the fleet flag's rising edges, at the event time the cutoff was judged:
+  its cutoff for the label-free two, the labels' end or the event time reached for the others) and
   InputBreakage (an episode with a tail alarm; a rising edge of any partition's window
   being over 5 % out of range);
 - the first page after the onset, in rows and event-days.
@@ -45,6 +45,8 @@ from detector.pipeline.pipeline import Pipeline  # noqa: E402
 from producer import data, scenarios  # noqa: E402
 from producer.replay import encode_rows, partitions_of  # noqa: E402
 from trainer import versions  # noqa: E402
+
+LABEL_FREE = ("estimated", "spend_level")  # judged at their cutoff
 from trainer.train import fit  # noqa: E402
 
 BREAKAGE_SHARE = 0.05  # InputBreakage's out-of-range share
@@ -85,7 +87,7 @@ def run(frame: pd.DataFrame, onset: int, model, partitions: int, config: ModelCo
                     first_page = first_page or (row, "InputBreakage/tail", episode["start_time"])
         elif model_error.observe(e):
             test = e["results"][0]["test"]
-            judged = e["window"]["event_time_start" if test == "estimated" else "event_time_end"]
+            judged = e["window"]["event_time_start" if test in LABEL_FREE else "event_time_end"]
             pages[month(judged)] += 1
             if row >= onset:
                 first_page = first_page or (row, f"ModelErrorUp/{test}", judged)

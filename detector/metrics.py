@@ -28,7 +28,8 @@ TESTS_BY_FEATURE = {
        for f in CATEGORICAL},
 }
 MODEL_CHECKS = (("prediction", "ks"), ("prediction", "ks_active"), ("error", "out_of_range"),
-                ("error", "adwin"), ("error", "estimated"), ("error", "so_far"), ("error", "realised"))
+                ("error", "adwin"), ("error", "estimated"), ("error", "spend_level"), ("error", "so_far"),
+                ("error", "realised"))
 POPULATIONS = ("all", "active")  # detector/model/health.py
 BOUNDS = ("estimate", "low", "high")  # an estimated MAE and its band
 EPISODE_IMPACTS = ("material", "immaterial", "unmeasured")
@@ -122,6 +123,9 @@ class Metrics:
                                    ["partition", "population", "bound"], registry=r)
         self.realised_mae = Gauge("clv_model_realised_mae", "The latest scored cutoff's realised MAE",
                                   ["partition", "population"], registry=r)
+        self.spend_level = Gauge("clv_model_spend_level", "The latest cutoff's spend level: the returning "
+                                 "buyers' median basket in the last week over their own before it (1: "
+                                 "unchanged)", ["partition"], registry=r)
         self.holdout_mae = Gauge("clv_model_holdout_mae", "The holdout's realised MAE per population "
                                  "(what the cutoffs are compared with)", ["population"], registry=r)
         self.impact_cutoffs = Gauge("clv_model_impact_cutoffs", "Consecutive cutoffs of a partition whose "
@@ -193,6 +197,7 @@ class Metrics:
             for bound in BOUNDS:
                 self.estimated_mae.labels(label, population, bound).set(float("nan"))
             self.realised_mae.labels(label, population).set(float("nan"))
+        self.spend_level.labels(label).set(float("nan"))
         for signal in IMPACT_SIGNALS:
             self.impact_cutoffs.labels(label, signal).set(0)
         self.partitions_owned.set(len(self._owned))
@@ -212,6 +217,7 @@ class Metrics:
             for bound in BOUNDS:
                 self.estimated_mae.remove(label, population, bound)
             self.realised_mae.remove(label, population)
+        self.spend_level.remove(label)
         for signal in IMPACT_SIGNALS:
             self.impact_cutoffs.remove(label, signal)
         self.partitions_owned.set(len(self._owned))
@@ -272,6 +278,8 @@ class Metrics:
                 self.estimated_mae.labels(label, population, bound).set(value)
         for population, mae in figures.realised.items():
             self.realised_mae.labels(label, population).set(mae)
+        if figures.at_level:
+            self.spend_level.labels(label).set(figures.spend_level)
         for signal in IMPACT_SIGNALS:
             self.impact_cutoffs.labels(label, signal).set(streaks.get(signal, 0))
 

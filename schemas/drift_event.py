@@ -45,7 +45,8 @@ class Segment(msgspec.Struct):
 
 class ModelError(msgspec.Struct):
     """A cutoff's MAE for one population (detector/model/health.py): estimated before labels
-    with its 95 % band, realised once they are due (None before), and the holdout's."""
+    with its 95 % band, the holdout's at the spend level seen, so far, realised once the labels
+    are due (None before), and the holdout's."""
 
     population: str  # "all" customers predicted, or "active": bought since the previous cutoff
     customers: int
@@ -55,6 +56,8 @@ class ModelError(msgspec.Struct):
     realised_mae: float | None
     holdout_mae: float | None
     realised_so_far: float | None = None  # before the labels are due: the error spend already shows
+    spend_level: float | None = None  # the returning buyers' median basket now over before
+    at_spend_level: float | None = None  # the holdout's MAE at that level (its band's least)
 
 
 class Episode(msgspec.Struct):

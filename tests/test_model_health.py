@@ -23,7 +23,7 @@ from detector.metrics import Metrics
 from detector.model import health
 from detector.model.loader import LoadedModel, load
 from detector.model.tracker import ModelConfig, ModelTracker
-from detector.pipeline.events import iso
+from detector.pipeline.events import iso, model_event
 from detector.pipeline.messages import Message
 from detector.pipeline.pipeline import Pipeline
 from producer import data
@@ -143,7 +143,7 @@ def test_estimated_equals_realised_where_the_error_is_known() -> None:
     so_far = [o for o in outcomes if o.result.test == "so_far"]  # spend never passes the prediction
     assert [o.cutoff for o in so_far] == [o.cutoff for o in realised]
     assert all(o.figures.so_far["all"] == 0.0 and not o.result.drifted for o in so_far)
-    assert state.impact == {"estimated": 0, "so_far": 0, "realised": 0}
+    assert state.impact == {"estimated": 0, "spend_level": 0, "so_far": 0, "realised": 0}
 
 
 def test_the_error_so_far_pages_before_the_labels_are_due() -> None:
@@ -204,6 +204,79 @@ def test_the_error_so_far_is_compared_with_the_holdouts_after_as_many_days() -> 
     crossed = [(o.cutoff / DAY, o.position // 60) for o in without.update(without.new_state(), *stream)
                if o.result.test == "so_far" and o.result.drifted]
     assert crossed[0] == (49.0, 62)
+
+
+def test_a_higher_spend_level_pages_at_the_first_cutoff_without_labels() -> None:
+    """Holdout labels 140 against predictions of 150 (errors 10). Stream customers buy a line a
+    day at 10, then at 40 from day 60. Cutoff day 63's week holds 4 days at 10 and 3 at 40:
+    160 / 7 per purchase against 560 / 56 = 10 per invoice before it (r = 16 / 7), and the
+    holdout re-priced at r errs |140 r - 150| = 170 against its own 10 (+1,600 %); day 70's
+    week: 40 per purchase against 720 / 63 before (r = 3.5: 340, +3,300 %); the weeks before
+    are at r = 1 (no excess). It alarms at day 63, before any label of the change; the loss
+    model (constant) sees nothing; the event matches drift.events' schema."""
+    tracker = ModelTracker(ModelConfig(burn_in_days=14), synthetic_model(150.0, 10.0, 10.0))
+    state = tracker.new_state()
+    outcomes = tracker.update(state, *daily_stream(60, dict.fromkeys(range(60), 40.0), 75))
+    level = [(o.cutoff / DAY, o.position // 60, o.result.statistic, o.alarm)
+             for o in outcomes if o.result.test == "spend_level"]
+    assert [cutoff for cutoff, *_ in level] == [21.0, 28.0, 35.0, 42.0, 49.0, 56.0, 63.0, 70.0]
+    assert all(abs(statistic) < 1e-12 and not alarm for _, _, statistic, alarm in level[:6])
+    assert level[6] == (63.0, 63, pytest.approx(16.0), True)
+    assert level[7] == (70.0, 70, pytest.approx(33.0), False)
+    up = next(o for o in outcomes if o.result.test == "spend_level" and o.alarm)
+    assert up.figures.spend_level == pytest.approx(16 / 7)
+    assert up.figures.at_level["all"] == pytest.approx(170)
+    assert state.impact["spend_level"] == 2 and state.impact["estimated"] == 0
+    event = model_event(0, up, 1, tracker.horizon, "synthetic", None, None, tracker.holdout()[0])
+    encoded = orjson.loads(drift_event.encode(event))
+    jsonschema.validate(encoded, SCHEMA)
+    assert encoded["model_error"][0]["at_spend_level"] == pytest.approx(170)
+
+
+def test_a_change_of_mix_leaves_the_spend_level_alone() -> None:
+    """From day 60 half the customers stop buying and new ones, worth 40 a day, start: the
+    week's buyers spend more per head, but each returning customer's basket is as before
+    (r = 1) and the new ones have no basket before: no excess."""
+    ids, invoices, totals, times = daily_stream(120, {}, 75)
+    keep = [i for i, (c, t) in enumerate(zip(ids, times, strict=True))
+            if (c < 1060) == (t < 60 * DAY) or c < 1030]
+    pick = [[column[i] for i in keep] for column in (ids, invoices, totals, times)]
+    pick[2] = [40.0 if c >= 1060 else t for c, t in zip(pick[0], pick[2], strict=True)]
+    tracker = ModelTracker(ModelConfig(burn_in_days=14), synthetic_model(150.0, 10.0, 10.0))
+    state = tracker.new_state()
+    level = [o for o in tracker.update(state, *pick) if o.result.test == "spend_level"]
+    assert [o.cutoff / DAY for o in level if o.cutoff >= 63 * DAY] == [63.0, 70.0]
+    assert all(not o.result.drifted for o in level)
+    assert [o.figures.spend_level for o in level if o.cutoff >= 63 * DAY] == [1.0, 1.0]
+
+
+def test_a_lower_spend_level_is_reported_not_judged() -> None:
+    """From day 60 customers spend 2.5 a day instead of 10: cutoff day 63's baskets are
+    47.5 / 7 per purchase against 10 before (r = 0.68); re-priced alone, the holdout's labels
+    would err |140 r - 150| = 55 (+450 %), but the predictions follow a customer's spend down,
+    so a lower level is not judged: the statistic is 0 and nothing alarms."""
+    tracker = ModelTracker(ModelConfig(burn_in_days=14), synthetic_model(150.0, 10.0, 10.0))
+    state = tracker.new_state()
+    level = [o for o in tracker.update(state, *daily_stream(60, dict.fromkeys(range(60), 2.5), 75))
+             if o.result.test == "spend_level" and o.cutoff == 63 * DAY]
+    assert level[0].figures.spend_level == pytest.approx(47.5 / 70)
+    assert level[0].result.statistic == 0.0 and not level[0].result.drifted
+
+
+def test_the_spend_level_band_and_the_least_error_in_it() -> None:
+    """The median's band is the order statistics of ranks floor(n/2 - 1.96 sqrt(n)/2) and
+    ceil(n/2 + 1.96 sqrt(n)/2 + 1) (1-based; 40 and 61 for n = 100); the least MAE over a
+    band of levels is the convex MAE's minimum there (checked against a fine grid)."""
+    low, middle, high = health.median_band(np.arange(1.0, 101.0))
+    assert (low, middle, high) == (40.0, 50.5, 61.0)
+    rng = np.random.default_rng(3)
+    y = rng.gamma(0.5, 200.0, 400) * (rng.random(400) < 0.4)
+    predicted = rng.gamma(2.0, 40.0, 400)
+    level = health.HoldoutLevel({"all": y}, {"all": predicted})
+    for band in ((0.5, 0.9), (1.2, 3.0), (0.05, 8.0)):
+        grid = min(level.mae("all", r) for r in np.linspace(*band, 20_001))
+        assert level.least_mae("all", *band) == pytest.approx(grid, rel=1e-6)
+        assert level.least_mae("all", *band) <= level.mae("all", band[0])
 
 
 def test_impact_streaks_run_in_cutoff_order() -> None:

@@ -10,6 +10,7 @@ import msgspec
 import orjson
 import pytest
 
+from detector.metrics import MODEL_CHECKS, TESTS_BY_FEATURE
 from producer.replay import MALFORMED
 from schemas import drift_event
 from schemas.transaction import INVALID_REASONS, InvalidEvent, Limits, decode_transaction
@@ -97,6 +98,14 @@ def test_drift_event_matches_its_schema() -> None:
     schema = json.loads((SCHEMAS / "drift_event.schema.json").read_text())
     jsonschema.validate(msgspec.json.decode(drift_event.encode(event)), schema)
     assert drift_event.decode(drift_event.encode(event)) == event
+
+
+def test_every_check_the_detector_runs_is_a_test_of_the_drift_event_schema() -> None:
+    """The schema's list of tests follows the code's: the metrics declare every check."""
+    schema = json.loads((SCHEMAS / "drift_event.schema.json").read_text())
+    named = set(schema["properties"]["results"]["items"]["properties"]["test"]["enum"])
+    run = {test for tests in TESTS_BY_FEATURE.values() for test in tests} | {t for _, t in MODEL_CHECKS}
+    assert run <= named, run - named
 
 
 def test_limits_are_settings() -> None:

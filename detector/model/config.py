@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 # The error checks whose streak of cutoffs above the margin is an impact (detector/model/health.py)
-IMPACT_SIGNALS = ("estimated", "so_far", "realised")
+IMPACT_SIGNALS = ("estimated", "spend_level", "so_far", "realised")
 
 
 class ModelConfig(BaseModel):
@@ -26,8 +26,9 @@ class ModelConfig(BaseModel):
     error_window: int = Field(1000, ge=10, description="scored predictions in the rolling MAE/RMSE")
     adwin_delta: float = Field(1e-9, gt=0, lt=1, description="ADWIN delta on error ranks (stricter "
                                "than the data one: errors of a cutoff share its week)")
-    impact_margin: float = Field(0.25, gt=0, description="material impact: estimated (its band's low "
-                                 "end) or realised MAE above the holdout MAE by this share")
+    impact_margin: float = Field(0.25, gt=0, description="material impact: estimated, at the spend "
+                                 "level seen, so far or realised MAE (each its band's low end) above the "
+                                 "holdout's by this share")
     so_far_step_days: float = Field(1.0, gt=0, description="event-time days between looks at the "
                                     "error the days since each pending cutoff already show")
     impact_cutoffs: int = Field(1, ge=1, description="consecutive cutoffs above the margin before the "

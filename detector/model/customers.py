@@ -81,6 +81,21 @@ class CustomerStore:
         get = self.customers.get
         return np.array([get(c, (0, 0, 0.0))[MONETARY] for c in customers.tolist()], np.float64)
 
+    def basket_ratios(self, since: float, until: float) -> np.ndarray:
+        """Per returning customer who bought in [since, until): net spend per purchase time in
+        it over net spend per invoice before it (customers with net spend in both). ``since``
+        at most H before the watermark: recent spend holds no older."""
+        out = []
+        for state in self.customers.values():
+            if state[LAST] < since or state[FIRST] >= since:
+                continue
+            spans = [total for when, total in state[RECENT].items() if since <= when < until]
+            spent, before = sum(spans), state[MONETARY] - sum(spans)
+            invoices = state[FREQUENCY] - len(spans)
+            if spans and spent > 0 and before > 0 and invoices > 0:
+                out.append(spent / len(spans) / (before / invoices))
+        return np.array(out, np.float64)
+
     def prune(self, now: float) -> None:
         """Forget what no cutoff from ``now`` on needs: spend older than H, invoice numbers
         past their grace, customers idle for longer than CUSTOMER_IDLE_DAYS."""

@@ -16,6 +16,8 @@ Model checks, each alarming on its own:
   and the holdout customers who bought in the same span before its cutoff (``ks_active``);
 - estimated error (no labels needed, detector/model/health.py): the loss model's MAE of
   the cutoff's predictions, its band's low end against the holdout MAE plus a margin;
+- error at the spend level (no labels needed): the returning buyers' baskets in the last
+  step over their own before it re-price the holdout's labels (health.py);
 - error so far (the labels' first days): every ``so_far_step_days``, per pending cutoff, the
   error its spend since the cutoff already shows, against the holdout's after as many days
   — one event per cutoff: when it crosses, or when the cutoff is scored;
@@ -119,7 +121,7 @@ class ModelTracker:
     def __init__(self, config: ModelConfig, model: LoadedModel | None = None) -> None:
         self.config = config
         self.model = model
-        self._holdout: tuple | None = None  # (version, MAEs, active predictions, so-far curves)
+        self._holdout: tuple | None = None  # (version, MAEs, active predictions, so-far curves, level)
 
     def holdout(self) -> tuple[dict[str, float], np.ndarray]:
         """The holdout MAE per population, and the sorted predictions of its active customers."""
@@ -128,10 +130,14 @@ class ModelTracker:
     def so_far_reference(self, days: int) -> dict[str, float]:
         """The holdout's error so far ``days`` after its cutoff per population (its whole MAE
         for a model saved without the holdout's days)."""
-        _, maes, _, curves = self._held()
+        _, maes, _, curves, _ = self._held()
         if curves is None:
             return maes
         return {p: float(curve[min(max(days, 1), curve.size) - 1]) for p, curve in curves.items()}
+
+    def holdout_level(self) -> health.HoldoutLevel | None:
+        """The holdout's spend per buyer and labels, to re-price its error (None: not saved)."""
+        return self._held()[4]
 
     def _held(self) -> tuple:
         if self._holdout is None or self._holdout[0] != self.model.version:
@@ -141,7 +147,7 @@ class ModelTracker:
             predictions = np.sort(held[active]) if held is not None and held.size == active.size \
                 else np.empty(0)
             self._holdout = (self.model.version, health.holdout_maes(self.model, step), predictions,
-                             health.holdout_so_far(self.model, step))
+                             health.holdout_so_far(self.model, step), health.holdout_level(self.model, step))
         return self._holdout
 
     @property
@@ -258,6 +264,13 @@ class ModelTracker:
             state.estimated += 1
             verdict = health.estimated_verdict(pending.figures, reference_maes, self.config.impact_margin)
             out.append(self._impact(state, verdict, position, cutoff, losses, pending.figures))
+            level = self.holdout_level()
+            if level is not None:
+                span = min(self.config.step_days * DAY, self.horizon)
+                baskets = state.store.basket_ratios(cutoff - span, cutoff)
+                health.at_level(pending.figures, level, baskets)
+                verdict = health.level_verdict(pending.figures, level, self.config.impact_margin)
+                out.append(self._impact(state, verdict, position, cutoff, baskets, pending.figures))
         return out
 
     @staticmethod

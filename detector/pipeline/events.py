@@ -79,8 +79,8 @@ def model_event(partition: int, outcome: ModelOutcome, events_processed: int, ho
         f = outcome.figures
         event.model_error = [drift_event.ModelError(
             p, f.customers[p], *(_number(v) for v in f.estimated.get(p, (None,) * 3)),
-            _number(f.realised.get(p)), _number((holdout or {}).get(p)), _number(f.so_far.get(p)))
-            for p in f.customers]
+            _number(f.realised.get(p)), _number((holdout or {}).get(p)), _number(f.so_far.get(p)),
+            _number(f.spend_level), _number(f.at_level.get(p))) for p in f.customers]
     return event
 
 

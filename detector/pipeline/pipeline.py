@@ -281,7 +281,10 @@ class Pipeline:
             self.metrics.performance(self.tracker.performance(self._tracker_states()))
         compared = None
         if outcome.alarm and outcome.values is not None and self.model is not None:
-            if result.test in IMPACT_SIGNALS:  # expected, shown so far or realised absolute errors
+            if result.test == "spend_level":  # each returning buyer's basket now over before: 1 = as before
+                compared = [distributions.numeric("basket_ratio", np.ones(1), outcome.values, "unchanged",
+                                                  "returning buyers' last-week basket over their earlier")]
+            elif result.test in IMPACT_SIGNALS:  # expected, shown so far or realised absolute errors
                 holdout = np.abs(self.model.holdout_errors)
                 name = {"so_far": "errors so far"}.get(result.test, f"{result.test} absolute errors")
                 values = np.abs(outcome.values)

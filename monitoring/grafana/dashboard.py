@@ -53,10 +53,12 @@ PANELS = [
          ('fleet:clv_model_realised_mae:avg', "realised {{population}}"),
          ("max by (population) (clv_model_holdout_mae)", "holdout {{population}}")], "short"),
     ("Model impact", "timeseries", "Consecutive cutoffs whose error band was above the holdout's by the "
-     "margin, per partition and signal (estimated before labels, so_far from the labels' first days, "
-     "realised); material (1) pages a person (ModelErrorUp)", [
+     "margin, per partition and signal (estimated and spend_level before labels, so_far from the labels' "
+     "first days, realised); material (1) pages a person (ModelErrorUp). The spend level: the "
+     "returning buyers' median basket in the last week over their own before it (1 = unchanged)", [
          ("max by (partition, signal) (clv_model_impact_cutoffs)", "p{{partition}} {{signal}}"),
-         ("fleet:clv_model_impact_material:max", "material {{signal}}")], "short"),
+         ("fleet:clv_model_impact_material:max", "material {{signal}}"),
+         ("max by (partition) (clv_model_spend_level)", "spend level p{{partition}}")], "short"),
     ("Drift episodes", "timeseries", "Features in an open drift episode anywhere (1), and episodes "
      "opened and closed (by their impact on the model's estimated error) in the last hour", [
          ("fleet:clv_drift_episode_open:max", "open {{feature}}"),

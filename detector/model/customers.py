@@ -90,7 +90,8 @@ class CustomerStore:
             if state[LAST] < since or state[FIRST] >= since:
                 continue
             spans = [total for when, total in state[RECENT].items() if since <= when < until]
-            spent, before = sum(spans), state[MONETARY] - sum(spans)
+            spent = sum(spans)
+            before = state[MONETARY] - spent
             invoices = state[FREQUENCY] - len(spans)
             if spans and spent > 0 and before > 0 and invoices > 0:
                 out.append(spent / len(spans) / (before / invoices))

@@ -136,7 +136,7 @@ class ModelTracker:
         return {p: float(curve[min(max(days, 1), curve.size) - 1]) for p, curve in curves.items()}
 
     def holdout_level(self) -> health.HoldoutLevel | None:
-        """The holdout's spend per buyer and labels, to re-price its error (None: not saved)."""
+        """The holdout's labels and predictions, to re-price its error (None: not saved)."""
         return self._held()[4]
 
     def _held(self) -> tuple:

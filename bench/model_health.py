@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry  # noqa: E402
 from demo.model_health import ModelErrorUp  # noqa: E402
 from detector.drift.monitor import MonitorConfig  # noqa: E402
 from detector.metrics import Metrics  # noqa: E402
+from detector.model.config import LABEL_FREE_SIGNALS  # noqa: E402
 from detector.model.loader import load  # noqa: E402
 from detector.model.tracker import ModelConfig  # noqa: E402
 from detector.pipeline.messages import Message  # noqa: E402
@@ -45,8 +46,6 @@ from detector.pipeline.pipeline import Pipeline  # noqa: E402
 from producer import data, scenarios  # noqa: E402
 from producer.replay import encode_rows, partitions_of  # noqa: E402
 from trainer import versions  # noqa: E402
-
-LABEL_FREE = ("estimated", "spend_level")  # judged at their cutoff
 from trainer.train import fit  # noqa: E402
 
 BREAKAGE_SHARE = 0.05  # InputBreakage's out-of-range share
@@ -87,7 +86,7 @@ def run(frame: pd.DataFrame, onset: int, model, partitions: int, config: ModelCo
                     first_page = first_page or (row, "InputBreakage/tail", episode["start_time"])
         elif model_error.observe(e):
             test = e["results"][0]["test"]
-            judged = e["window"]["event_time_start" if test in LABEL_FREE else "event_time_end"]
+            judged = e["window"]["event_time_start" if test in LABEL_FREE_SIGNALS else "event_time_end"]
             pages[month(judged)] += 1
             if row >= onset:
                 first_page = first_page or (row, f"ModelErrorUp/{test}", judged)

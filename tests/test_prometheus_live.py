@@ -19,6 +19,8 @@ from prometheus_stack import Prometheus, Pushgateway
 from services import ROOT as SERVICES_ROOT
 from services import base_env, read_topic, replay
 
+from detector.model.config import IMPACT_SIGNALS, LABEL_FREE_SIGNALS
+
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "monitoring" / "prometheus"
@@ -125,10 +127,10 @@ def test_model_panels_show_scored_figures_and_scale_pages_on_model_impact(stack,
     assert [r["metric"]["version"] for r in shown] == [version]
     events = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])]
     impact = [e for e in events if e["detector"] == "model" and e["kind"] == "alarm"
-              and e["results"][0]["test"] in ("estimated", "spend_level", "so_far", "realised")]
+              and e["results"][0]["test"] in IMPACT_SIGNALS]
     assert impact, "no impact alarm on drift.events"
     for event in impact:  # labels seen cover [cutoff, window end): up only if that reaches the onset
-        labelled = event["results"][0]["test"] not in ("estimated", "spend_level")
+        labelled = event["results"][0]["test"] not in LABEL_FREE_SIGNALS
         end = pd.Timestamp(event["window"]["event_time_end" if labelled else "event_time_start"])
         assert end > onset, event
         assert {m["population"] for m in event["model_error"]} == {"all", "active"}

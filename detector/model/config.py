@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The error checks whose streak of cutoffs above the margin is an impact (detector/model/health.py)
 IMPACT_SIGNALS = ("estimated", "spend_level", "so_far", "realised")
+LABEL_FREE_SIGNALS = ("estimated", "spend_level")  # judged at their cutoff, before any label
 
 
 class ModelConfig(BaseModel):

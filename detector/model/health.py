@@ -82,24 +82,36 @@ class CutoffError:
 @dataclass(frozen=True)
 class HoldoutLevel:
     """The holdout's labels and predictions per population: its error re-priced at another
-    spend level."""
+    spend level. Per population, its own MAE (level 1) and the level of its least MAE are
+    fixed by the holdout: found once."""
 
     labels: dict[str, np.ndarray]
     predictions: dict[str, np.ndarray]
+    own: dict[str, float] = field(init=False)
+    best: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "own", {p: self.mae(p, 1.0) for p in self.labels})
+        object.__setattr__(self, "best", {p: self._least_level(p) for p in self.labels})
 
     def mae(self, population: str, level: float) -> float:
         return float(np.abs(level * self.labels[population] - self.predictions[population]).mean())
 
-    def least_mae(self, population: str, low: float, high: float) -> float:
-        """The least MAE over levels in [low, high]: the MAE is convex in the level, its minimum
-        at the median of predictions / labels weighted by the labels."""
+    def _least_level(self, population: str) -> float:
+        """The MAE is convex in the level, its minimum at the median of predictions / labels
+        weighted by the labels."""
         y, predicted = self.labels[population], self.predictions[population]
         buying = y > 0
         ratios, weights = predicted[buying] / y[buying], y[buying]
+        if not ratios.size:
+            return 1.0
         order = np.argsort(ratios)
-        middle = np.searchsorted(np.cumsum(weights[order]), weights.sum() / 2) if ratios.size else 0
-        best = float(ratios[order][min(middle, ratios.size - 1)]) if ratios.size else 1.0
-        return self.mae(population, min(max(best, low), high))
+        middle = np.searchsorted(np.cumsum(weights[order]), weights.sum() / 2)
+        return float(ratios[order][min(middle, ratios.size - 1)])
+
+    def least_mae(self, population: str, low: float, high: float) -> float:
+        """The least MAE over levels in [low, high]."""
+        return self.mae(population, min(max(self.best[population], low), high))
 
 
 def median_band(values: np.ndarray) -> tuple[float, float, float]:
@@ -139,7 +151,7 @@ def at_level(figures: CutoffError, level: HoldoutLevel, baskets: np.ndarray) -> 
 
 def level_verdict(figures: CutoffError, level: HoldoutLevel, margin: float) -> Verdict:
     """The holdout's least error at the spend level seen against its own (r = 1)."""
-    reference = {p: level.mae(p, 1.0) if p in figures.at_level else math.nan for p in POPULATIONS}
+    reference = {p: level.own[p] if p in figures.at_level else math.nan for p in POPULATIONS}
     excess = _excess({p: figures.at_level.get(p, math.nan) for p in POPULATIONS}, figures, reference)
     return Verdict("error", "spend_level", excess, margin, bool(excess > margin))
 

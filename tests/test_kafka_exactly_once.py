@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, IsolationLevel, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from kafka_broker import wait_for
 from services import base_env, read_topic
 
-from detector.runtime.outbox import group_metadata
+from detector.pipeline.state import PartitionState
+from detector.runtime.outbox import Outbox, group_metadata
+from detector.runtime.state_store import StateStore, state_topic
+from schemas.topics import KafkaSettings, ensure_topics
 
 ROWS = 60_000
 
@@ -119,3 +123,40 @@ def test_a_fenced_worker_and_a_killed_one_leave_each_drift_event_once(
     expected = event_ids(kafka_bootstrap, f"{events}-ref")
     assert len(expected) > 100
     assert sorted(ids) == sorted(expected)
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("outcome", ["commit", "abort"])
+def test_a_snapshot_in_a_transaction_not_yet_ended_is_waited_for(kafka_bootstrap, topics, caplog,
+                                                                  outcome: str) -> None:
+    """The previous owner's last snapshot is in a transaction that has not ended when the next
+    owner loads the partition (a commit returns before the broker has written its markers, and
+    the group's offsets can show first: the chaos run lost events that way). The load waits for
+    the transaction to end and returns its snapshot if it committed, the one before if not."""
+    kafka = KafkaSettings(kafka_bootstrap_servers=kafka_bootstrap,
+                          transactions_topic=topics["TRANSACTIONS_TOPIC"])
+    app_id, topic = topics["DETECTOR_APP_ID"], kafka.transactions_topic
+    ensure_topics(kafka, [topic], partitions=1)
+    store = StateStore(kafka, Outbox(kafka, 1_000_000, f"{app_id}-next"), app_id, topic, 1_000_000,
+                       transaction_timeout=30)
+
+    def snapshot(offset: int) -> bytes:
+        return PartitionState(topic, 0, monitor=None, tracker=None, offset=offset).snapshot()
+
+    store.save([PartitionState(topic, 0, None, None, offset=99)], [snapshot(99)])
+    previous = Producer({"bootstrap.servers": kafka_bootstrap, "transactional.id": f"{app_id}-previous"})
+    previous.init_transactions(30)
+    previous.begin_transaction()
+    previous.produce(state_topic(app_id), key=f"{topic}:0".encode(), value=snapshot(199), partition=0)
+    assert previous.flush(30) == 0
+    loaded: list[PartitionState | None] = []
+    loader = threading.Thread(target=lambda: loaded.append(store.load(topic, 0)))
+    with caplog.at_level("INFO", logger="detector.runtime.state_store"):
+        loader.start()
+        wait_for(lambda: "waiting for the transaction open on it to end" in caplog.text, 30,
+                 "the load to wait for the open transaction")
+        assert not loaded  # still waiting
+        previous.commit_transaction(30) if outcome == "commit" else previous.abort_transaction(30)
+        loader.join(60)
+    assert [state.offset for state in loaded] == [199 if outcome == "commit" else 99]
+    store.close()

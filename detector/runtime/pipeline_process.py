@@ -133,7 +133,8 @@ def _serve(conn: Connection, settings_fields: dict, kafka_fields: dict) -> None:
                         settings.transaction_timeout)
         store = StateStore(kafka, outbox, settings.app_id, kafka.transactions_topic, settings.state_max_bytes,
                            on_rejected=metrics.state_rejected.inc,
-                           on_restored=lambda p, skipped: metrics.restore_skipped.labels(str(p)).set(skipped))
+                           on_restored=lambda p, skipped: metrics.restore_skipped.labels(str(p)).set(skipped),
+                           transaction_timeout=settings.transaction_timeout)
     except Exception as error:  # a broken model, an unreachable broker: one line, no traceback
         conn.send(("error", str(error) or type(error).__name__))
         return

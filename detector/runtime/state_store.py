@@ -45,7 +45,7 @@ class StateStore:
     def __init__(self, kafka: KafkaSettings, outbox: Outbox, app_id: str, input_topic: str,
                  max_bytes: int, on_rejected: Callable[[], None] = lambda: None,
                  on_restored: Callable[[int, int], None] = lambda partition, skipped: None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, transaction_timeout: float = 60.0) -> None:
         self.topic = state_topic(app_id)
         self.input_topic = input_topic
         self.outbox = outbox
@@ -55,6 +55,9 @@ class StateStore:
         self._kafka, self._group = kafka, app_id
         self._input_reader: Consumer | None = None
         self.timeout = timeout
+        # How long a transaction can stay open on a state partition: the broker aborts a dead
+        # producer's once it is past the timeout, at its next check (every 10 s by default).
+        self.settle_timeout = transaction_timeout + 10 + timeout
         self.max_bytes = max_bytes
         ensure_topics(kafka, [self.topic], partitions=partition_count(kafka, input_topic),
                       config={"cleanup.policy": "compact", "max.message.bytes": str(max_bytes),
@@ -111,7 +114,7 @@ class StateStore:
         """The partition's newest usable snapshot; None when it has none."""
         tp = TopicPartition(self.topic, self._state_partition(partition))
         low, _ = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
-        high = self._stable_end(tp)
+        high = self._settled_end(tp) if self.outbox.transactional else self._stable_end(tp)
         kept = self._kept.pop(partition, None)
         self.skipped[partition] = 0
         last = high - (2 if self.outbox.transactional else 1)  # our snapshot, then its commit marker
@@ -132,12 +135,32 @@ class StateStore:
                            "committed offset")
         return None
 
-    def _stable_end(self, tp: TopicPartition) -> int:
+    def _stable_end(self, tp: TopicPartition, level: IsolationLevel = IsolationLevel.READ_COMMITTED) -> int:
         """The partition's end as a read_committed reader sees it: before the first record of a
         transaction still open (a killed worker's, until the broker times it out)."""
         future = self._admin.list_offsets({tp: OffsetSpec.latest()}, request_timeout=self.timeout,
-                                          isolation_level=IsolationLevel.READ_COMMITTED)[tp]
+                                          isolation_level=level)[tp]
         return future.result().offset
+
+    def _settled_end(self, tp: TopicPartition) -> int:
+        """The partition's end once no transaction is open on it. A transaction's commit returns
+        before the coordinator has written its markers, and the group's offsets can show before
+        the state topic's snapshot does (bench/RESULTS.md, the chaos run): a snapshot read then
+        is the one before, while the consumer reads on from the new offsets, past events no
+        state holds. A killed worker's transaction ends when the broker aborts it (after the
+        transaction timeout) or its successor with the same id starts."""
+        deadline, waited = time.monotonic() + self.settle_timeout, False
+        while True:
+            stable = self._stable_end(tp)
+            if stable >= self._stable_end(tp, IsolationLevel.READ_UNCOMMITTED):
+                return stable
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.topic}[{tp.partition}] still has a transaction open after "
+                                   f"{self.settle_timeout:.0f} s: its snapshot cannot be known yet")
+            if not waited:
+                log.info("%s[%d]: waiting for the transaction open on it to end", self.topic, tp.partition)
+                waited = True
+            time.sleep(0.02)  # the next look at the partition's ends
 
     def _restored(self, topic: str, partition: int, skipped: int, found: str) -> None:
         self.skipped[partition] = skipped

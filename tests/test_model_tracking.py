@@ -74,14 +74,24 @@ def test_streamed_features_equal_the_trainers(ordered, model_dir, messages, tmp_
     np.testing.assert_allclose(streamed.to_numpy(), expected.to_numpy(), rtol=1e-9, atol=1e-6)
 
 
+@pytest.fixture(scope="module")
+def whole(model_dir, messages, tmp_path_factory) -> tuple[Pipeline, CollectorRegistry, list[dict]]:
+    """One pipeline fed every message without interruption, and its drift events (the tests only
+    read them)."""
+    p, registry = pipeline(model_dir, tmp_path_factory.mktemp("whole"))
+    events = []
+    for start in range(0, len(messages), 1_000):
+        events += [orjson.loads(v) for _, v in p.process(messages[start:start + 1_000]).drift_events]
+    return p, registry, events
+
+
 def predictions(p: Pipeline) -> tuple[int, int]:
     return (sum(s.tracker.predictions for s in p.partitions.values()),
             sum(s.tracker.scored for s in p.partitions.values()))
 
 
-def test_predictions_are_scored_when_their_horizon_passes(model_dir, messages, tmp_path) -> None:
-    p, registry = pipeline(model_dir, tmp_path)
-    feed(p, messages)
+def test_predictions_are_scored_when_their_horizon_passes(whole) -> None:
+    p, registry, _ = whole
     made, scored = predictions(p)
     assert made > 0 and scored > 0
     assert registry.get_sample_value("clv_model_predictions_total") == made
@@ -101,9 +111,8 @@ def snapshots(p: Pipeline) -> dict[int, bytes]:
     return {partition: state.snapshot() for partition, state in p.partitions.items()}
 
 
-def test_snapshots_and_redelivery_equal_an_uninterrupted_run(model_dir, messages, tmp_path) -> None:
-    whole, _ = pipeline(model_dir, tmp_path / "a")
-    feed(whole, messages)
+def test_snapshots_and_redelivery_equal_an_uninterrupted_run(model_dir, messages, whole, tmp_path) -> None:
+    whole, _, _ = whole
     first, _ = pipeline(model_dir, tmp_path / "b")
     feed(first, messages[:120_000])
     saved = snapshots(first)
@@ -120,7 +129,7 @@ def test_snapshots_and_redelivery_equal_an_uninterrupted_run(model_dir, messages
         {k: (s.monitor.events_processed, s.evaluations) for k, s in whole.partitions.items()}
 
 
-def test_a_released_partition_moves_to_another_pipeline(model_dir, messages, tmp_path) -> None:
+def test_a_released_partition_moves_to_another_pipeline(model_dir, messages, whole, tmp_path) -> None:
     """Two workers: one owns every partition, then gives partition 1 to the other."""
     one, registry = pipeline(model_dir, tmp_path / "a")
     feed(one, messages[:60_000])
@@ -136,8 +145,7 @@ def test_a_released_partition_moves_to_another_pipeline(model_dir, messages, tmp
     rest = messages[60_000:]
     feed(one, [m for m in rest if m.partition != 1])
     feed(two, [m for m in rest if m.partition == 1])
-    whole, _ = pipeline(model_dir, tmp_path / "c")
-    feed(whole, messages)
+    whole, _, _ = whole
     assert two.partitions[1].events == whole.partitions[1].events
     assert (two.partitions[1].tracker.scored, one.partitions[0].tracker.scored) == \
         (whole.partitions[1].tracker.scored, whole.partitions[0].tracker.scored)
@@ -210,15 +218,10 @@ def test_the_same_events_again_grow_no_customer_state(ordered) -> None:
     assert pickle.loads(pickle.dumps(old)).customers[1][RECENT] == {0.0: 1.0, DAY: 2.0}  # noqa: S301
 
 
-def test_a_model_alarm_carries_what_it_compared(model_dir, messages, tmp_path) -> None:
+def test_a_model_alarm_carries_what_it_compared(whole) -> None:
     """A model alarm's event holds the cutoff's predictions (or errors) against the holdout's,
     and its page draws them."""
-    p, _ = pipeline(model_dir, tmp_path)
-    alarms = []
-    for start in range(0, len(messages), 1_000):
-        out = p.process(messages[start:start + 1_000])
-        alarms += [e for e in (orjson.loads(v) for _, v in out.drift_events)
-                   if e["detector"] == "model" and e["kind"] == "alarm"]
+    alarms = [e for e in whole[2] if e["detector"] == "model" and e["kind"] == "alarm"]
     assert alarms
     compared = alarms[0]["distributions"][0]
     assert compared["feature"] == alarms[0]["results"][0]["feature"]

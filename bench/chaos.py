@@ -315,6 +315,8 @@ class Chaos:
         expected = [orjson.loads(m.value())["id"] for m in read_topic(bootstrap, "chaos.ref")]
         result = {
             "states": counts == valid, "valid": total, "in_states": sum(counts.values()),
+            "per_partition": ", ".join(f"{p}: {counts.get(p, 0):,.0f}/{valid[p]:,}" for p in sorted(valid)
+                                       if counts.get(p, 0) != valid[p]),
             "dlq": len(dead) == args.malformed and max(dead_keys.values(), default=1) == 1,
             "dlq_count": len(dead), "alarms": len(ids), "alarm_repeats": len(ids) - len(set(ids)),
             "alarms_match": sorted(set(ids)) == sorted(expected) and len(ids) == len(set(ids)),
@@ -335,7 +337,9 @@ def report(result: dict, log: list[dict]) -> bool:
             times = by_kind[kind]
             print(f"  {kind:<16} {len(times):>3}  {statistics.median(times):6.1f}  {max(times):6.1f}")
     checks = [("states", f"events in the states = valid events on the topic, per partition "
-                         f"({result['in_states']:,} of {result['valid']:,})"),
+                         f"({result['in_states']:,.0f} of {result['valid']:,}"
+                         + (f"; state/valid where they differ: {result['per_partition']})"
+                            if result["per_partition"] else ")")),
               ("dlq", f"the DLQ holds each bad message once ({result['dlq_count']} dead letters)"),
               ("alarms_match", f"drift.events: {result['alarms']:,} events, {result['alarm_repeats']} "
                                f"repeated; the unharmed reference {result['reference_alarms']:,}")]

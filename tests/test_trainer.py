@@ -38,7 +38,7 @@ def test_holdout_beats_the_naive_baseline(trained: Path) -> None:
     assert {"recency_days", "frequency", "monetary", "tenure_days", "basket_size", "returns_share"} \
         <= set(metadata["features"])
     assert set(metadata["libraries"]) >= {"scikit-learn", "numpy", "pandas", "joblib"}
-    assert metadata["data_window"]["rows"] == 541_909
+    assert metadata["data_window"]["rows"] == 250_000
 
 
 def test_artifacts_load_with_joblib_in_a_fresh_process(trained: Path) -> None:
@@ -83,13 +83,14 @@ def test_trains_from_the_topic_and_announces_the_model(kafka_bootstrap, topics, 
     env = base_env(kafka_bootstrap, topics)
     empty = train("--from-topic", "true", "--models-dir", str(tmp_path), env=env)
     assert empty.returncode == 2 and "does not exist" in empty.stderr
-    result = replay(env, "--data", str(data_path), "--order", "time")
+    # The first 250,000 rows in time order (to July 2011): enough weekly cutoffs for H = 14.
+    result = replay(env, "--data", str(data_path), "--order", "time", "--limit", "250000")
     assert result.returncode == 0, result.stderr
-    result = train("--from-topic", "true", "--models-dir", str(tmp_path), env=env)
+    result = train("--from-topic", "true", "--models-dir", str(tmp_path), "--horizon-days", "14", env=env)
     assert result.returncode == 0, result.stderr
     version = (tmp_path / "latest").read_text().strip()
     metadata = orjson.loads((tmp_path / version / "metadata.json").read_bytes())
     assert metadata["source"] == f"topic {topics['TRANSACTIONS_TOPIC']}"
-    assert metadata["data_window"]["rows"] == 541_909
+    assert metadata["data_window"]["rows"] == 250_000
     updates = read_topic(kafka_bootstrap, topics["MODEL_UPDATES_TOPIC"])
     assert [(m.key(), orjson.loads(m.value())["version"]) for m in updates] == [(b"clv", version)]

@@ -52,6 +52,8 @@ def announce(bootstrap: str, topics: dict, models: Path) -> str:
 
 def test_three_workers_share_the_clean_year_and_a_new_one_continues_from_kafka(
         kafka_bootstrap, topics, data_path, start_detector, tmp_path) -> None:
+    """The clean year through Kafka: the whole shuffled year, three workers on six partitions,
+    not one alarm, every event and evaluation counted once."""
     env = fleet_env(kafka_bootstrap, topics)
     workers = [start_detector(env, tmp_path / f"worker-{i}") for i in range(3)]
     wait_for(lambda: all(w.value("clv_partitions_owned") >= 1 for w in workers), 120,

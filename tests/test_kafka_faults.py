@@ -262,3 +262,43 @@ def test_committed_offsets_never_pass_what_the_snapshots_cover(kafka_bootstrap, 
     detector.stop()
     final = {p: o + 1 for p, o in latest_snapshot_offsets(kafka_bootstrap, group).items()}
     assert committed_total(kafka_bootstrap, group, topic) == sum(final.values()) == rows
+
+
+SLOW_RESTORE = '''"""On PYTHONPATH in one test only: every state restore of the worker takes
+DRIFTSTREAM_TEST_RESTORE_SECONDS longer, as large states on a busy machine do."""
+import os
+import time
+
+from detector.runtime import state_store
+
+_load = state_store.StateStore.load
+
+
+def _slow_load(self, topic, partition):
+    time.sleep(float(os.environ["DRIFTSTREAM_TEST_RESTORE_SECONDS"]))  # the restore's own time
+    return _load(self, topic, partition)
+
+
+state_store.StateStore.load = _slow_load
+'''
+
+
+def test_restores_longer_than_the_session_timeout_keep_the_worker_in_its_group(
+        kafka_bootstrap, topics, data_path, start_detector, tmp_path) -> None:
+    """Three partitions restored in 3 s each, 9 s in all, with a 6 s session timeout. aiokafka
+    sends no heartbeat while the assignment hook runs: a restore inside it got the member
+    dropped at every assignment (the chaos run's cascades of restarts). The restore runs after
+    the hook; the worker stays in its group and counts every event once."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_RESTORE)
+    env = base_env(kafka_bootstrap, topics, DETECTOR_SESSION_TIMEOUT="6", DETECTOR_REFERENCE_SIZE="2000",
+                   DRIFTSTREAM_TEST_RESTORE_SECONDS="3")
+    env["PYTHONPATH"] = f"{slow}:{env['PYTHONPATH']}"
+    detector = start_detector(env)
+    assert replay(env, "--data", str(data_path), "--limit", "5000").returncode == 0
+    detector.wait_processed(5_000, timeout=120)
+    log = detector.log.read_text()
+    # Dropped, it would rejoin (a new member id) at every assignment, its commits refused.
+    assert log.count("Joined group") == 1 and "UnknownMemberId" not in log
+    assert detector.state_events() == detector.value("clv_events_processed_total") == 5_000

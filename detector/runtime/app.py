@@ -86,6 +86,7 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
     lock = asyncio.Lock()  # one batch, checkpoint, revocation, assignment or shutdown at a time
     member: list[bytes] = []  # the group metadata the pipeline process has (exactly once)
     stopping = asyncio.Event()
+    restoring: set[asyncio.Future] = set()  # restore tasks: referenced until done
     ownership = Ownership()  # changed only under the lock
 
     async def on_fetch(records: Fetch) -> None:
@@ -200,14 +201,29 @@ def build_app(settings: DetectorSettings, kafka: KafkaSettings, pipeline: Pipeli
 
     @app.on_partitions_assigned.connect
     async def restore_assigned(app: faust.App, assigned: set, **_: object) -> None:
-        """Restore the assigned partitions' states before any of their events is processed."""
+        """Restore the assigned partitions' states before any of their events is processed:
+        in a task that holds the lock from here on, not in this hook. aiokafka sends no
+        heartbeat until the hook returns, and a restore longer than the session timeout
+        (large states, a busy machine) got the member dropped from the group, its next
+        commit refused (bench/RESULTS.md, the chaos run)."""
         partitions = sorted(tp.partition for tp in assigned if tp.topic == topic)
-        async with lock:
+        await lock.acquire()  # batches, checkpoints and the next revocation wait for the restore
+        task = asyncio.ensure_future(restore(partitions))
+        restoring.add(task)
+        task.add_done_callback(restoring.discard)
+
+    async def restore(partitions: list[int]) -> None:
+        try:
             await ask(pipeline.assign, partitions)
             held = ownership.assign(partitions)
-            await process(held)  # events fetched before this hook ran
-        log.info("partitions %s assigned: states in place (%d events that came before it processed)",
-                 partitions, sum(len(batch) for _, batch in held))
+            await process(held)  # events fetched before the hook ran
+            log.info("partitions %s assigned: states in place (%d events that came before it processed)",
+                     partitions, sum(len(batch) for _, batch in held))
+        except Exception as error:  # not lost in a task nobody awaits: the worker stops, non-zero
+            log.exception("restoring partitions %s failed; stopping the worker", partitions)
+            await app.crash(error)
+        finally:
+            lock.release()
 
     @app.on_before_shutdown.connect
     async def save_on_stop(app: faust.App, **_: object) -> None:

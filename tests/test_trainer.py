@@ -38,7 +38,7 @@ def test_holdout_beats_the_naive_baseline(trained: Path) -> None:
     assert {"recency_days", "frequency", "monetary", "tenure_days", "basket_size", "returns_share"} \
         <= set(metadata["features"])
     assert set(metadata["libraries"]) >= {"scikit-learn", "numpy", "pandas", "joblib"}
-    assert metadata["data_window"]["rows"] == 250_000
+    assert metadata["data_window"]["rows"] == 541_909
 
 
 def test_artifacts_load_with_joblib_in_a_fresh_process(trained: Path) -> None:

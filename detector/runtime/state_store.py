@@ -114,7 +114,7 @@ class StateStore:
         """The partition's newest usable snapshot; None when it has none."""
         tp = TopicPartition(self.topic, self._state_partition(partition))
         low, _ = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
-        high = self._settled_end(tp) if self.outbox.transactional else self._stable_end(tp)
+        high = self._settled_end(tp) if self.outbox.transactional else self._end(tp)
         kept = self._kept.pop(partition, None)
         self.skipped[partition] = 0
         last = high - (2 if self.outbox.transactional else 1)  # our snapshot, then its commit marker
@@ -135,9 +135,10 @@ class StateStore:
                            "committed offset")
         return None
 
-    def _stable_end(self, tp: TopicPartition, level: IsolationLevel = IsolationLevel.READ_COMMITTED) -> int:
-        """The partition's end as a read_committed reader sees it: before the first record of a
-        transaction still open (a killed worker's, until the broker times it out)."""
+    def _end(self, tp: TopicPartition, level: IsolationLevel = IsolationLevel.READ_COMMITTED) -> int:
+        """The partition's end as a reader at ``level`` sees it: read_committed, before the first
+        record of a transaction still open (a killed worker's, until the broker times it out);
+        read_uncommitted, the high watermark."""
         future = self._admin.list_offsets({tp: OffsetSpec.latest()}, request_timeout=self.timeout,
                                           isolation_level=level)[tp]
         return future.result().offset
@@ -151,8 +152,8 @@ class StateStore:
         transaction timeout) or its successor with the same id starts."""
         deadline, waited = time.monotonic() + self.settle_timeout, False
         while True:
-            stable = self._stable_end(tp)
-            if stable >= self._stable_end(tp, IsolationLevel.READ_UNCOMMITTED):
+            stable = self._end(tp)
+            if stable >= self._end(tp, IsolationLevel.READ_UNCOMMITTED):
                 return stable
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.topic}[{tp.partition}] still has a transaction open after "

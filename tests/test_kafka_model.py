@@ -27,21 +27,26 @@ def model_events(bootstrap: str, topic: str) -> list[dict]:
             if e["detector"] == "model"]
 
 
-LIMIT = 330_000  # time-ordered rows up to 2011-08-10
-ONSET = 245_903  # the first row of July 2011
+SKIP = 180_000  # time-ordered rows from 2011-05-08 ...
+ONSET = 245_903  # ... clean to the first row of July 2011 ...
+LIMIT = 300_000  # ... outliers to 2011-08-12
+BURN_IN_DAYS = 14  # a partition's history before its first prediction (the slice starts in May)
 
 
 def test_model_errors_are_scored_and_outliers_raise_a_model_alarm(
         kafka_bootstrap, topics, data_path, june_model, start_detector) -> None:
     # One replay: clean time-ordered rows up to the onset (no error-range alarm may come from
     # them), outliers after it (they must raise one).
-    env = base_env(kafka_bootstrap, topics, DETECTOR_MODELS_DIR=str(june_model))
+    env = base_env(kafka_bootstrap, topics, DETECTOR_MODELS_DIR=str(june_model),
+                   DETECTOR_MODEL_BURN_IN_DAYS=str(BURN_IN_DAYS))
     detector = start_detector(env)
-    result = replay(env, "--data", str(data_path), "--order", "time", "--limit", str(LIMIT),
-                    "--scenario", "outliers", "--onset", str(ONSET))
+    result = replay(env, "--data", str(data_path), "--order", "time", "--skip", str(SKIP),
+                    "--limit", str(LIMIT), "--scenario", "outliers",
+                    "--onset", str(ONSET - SKIP))  # the onset and the alarms' seq count from SKIP
     assert result.returncode == 0, result.stderr
-    detector.wait_processed(LIMIT)
-    predictions, scored = expected_model_counts(data_path, june_model, LIMIT)
+    detector.wait_processed(LIMIT - SKIP)
+    predictions, scored = expected_model_counts(data_path, june_model, LIMIT, skip=SKIP,
+                                                burn_in_days=BURN_IN_DAYS)
     metrics = detector.scrape()
     assert metrics["clv_model_predictions_total"] == predictions > 0
     assert metrics["clv_model_scored_total"] == scored > 0
@@ -50,7 +55,7 @@ def test_model_errors_are_scored_and_outliers_raise_a_model_alarm(
     assert all(math.isfinite(v) for v in figures)
     events = model_events(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
     range_alarms = [e for e in events if e["kind"] == "alarm" and e["results"][0]["test"] == "out_of_range"]
-    assert [e for e in range_alarms if e["trigger"]["seq"] < ONSET] == []
+    assert [e for e in range_alarms if e["trigger"]["seq"] < ONSET - SKIP] == []
     counted = sum(v for k, v in metrics.items() if k.startswith(
         'clv_drift_detected_total{feature="error",kind="model",') and k.endswith('test="out_of_range"}'))
     assert counted == len(range_alarms) > 0
@@ -65,10 +70,10 @@ def test_a_retrained_model_is_picked_up_without_restart(kafka_bootstrap, topics,
     (models / "latest").write_text(first + "\n")
     env = base_env(kafka_bootstrap, topics, DETECTOR_MODELS_DIR=str(models))
     detector = start_detector(env)
-    drifted = ("--data", str(data_path), "--order", "shuffled", "--limit", "150000",
+    drifted = ("--data", str(data_path), "--order", "shuffled", "--limit", "75000",
                "--scenario", "outliers", "--onset", "0")
     assert replay(env, *drifted).returncode == 0
-    detector.wait_processed(150_000)
+    detector.wait_processed(75_000)
     assert detector.value(f'clv_model_version_info{{version="{first}"}}') == 1
     data_alarms = detector.total('clv_drift_detected_total{feature="quantity",kind="data"')
     assert data_alarms > 0  # outliers against the clean model's profile
@@ -79,7 +84,7 @@ def test_a_retrained_model_is_picked_up_without_restart(kafka_bootstrap, topics,
     assert detector.value(f'clv_model_version_info{{version="{first}"}}') == 0
     assert detector.value(f'clv_reference_info{{source="{second}"}}') == 1
     assert replay(env, *drifted).returncode == 0  # a stream like the new training data
-    detector.wait_processed(300_000)
+    detector.wait_processed(150_000)
     assert detector.alive  # swapped, not restarted
     events = [orjson.loads(m.value()) for m in read_topic(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])]
     after = [e for e in events if e["detector"] == "data" and e["model_version"] == second]

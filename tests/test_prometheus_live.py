@@ -49,12 +49,13 @@ def rule_queries() -> dict[str, str]:
 
 @pytest.fixture
 def stack(kafka_bootstrap, topics, data_path, tmp_path, start_detector):
-    """``stack(*replay_args, rows=, training=, **env)``: a detector; a Pushgateway; a
-    Prometheus scraping both; (a training run, a batch job, and) a replay that pushed their
-    metrics and that Prometheus has fully scraped. Stopped when the test ends."""
+    """``stack(*replay_args, rows=, skip=, training=, **env)``: a detector; a Pushgateway; a
+    Prometheus scraping both; (a training run, a batch job, and) a replay of rows ``skip`` to
+    ``rows`` − 1 that pushed their metrics and that Prometheus has fully scraped. Stopped when
+    the test ends."""
     started: list = []
 
-    def run(*args: str, rows: int = ROWS, training: bool = False, **env_extra: str) -> tuple:
+    def run(*args: str, rows: int = ROWS, skip: int = 0, training: bool = False, **env_extra: str) -> tuple:
         pushgateway = Pushgateway(tmp_path)
         started.append(pushgateway)
         env = base_env(kafka_bootstrap, topics, DETECTOR_REFERENCE_SIZE="5000",
@@ -72,11 +73,13 @@ def stack(kafka_bootstrap, topics, data_path, tmp_path, start_detector):
                                     capture_output=True, text=True, timeout=600)
             assert asked.returncode == 0 and served.returncode == 0, asked.stderr + served.stderr
             assert "promoted" in served.stderr
-        result = replay(env, "--data", str(data_path), "--limit", str(rows), "--malformed", "300", *args)
+        result = replay(env, "--data", str(data_path), "--skip", str(skip), "--limit", str(rows),
+                        "--malformed", "300", *args)
         assert result.returncode == 0, result.stderr
-        wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {rows}"), 300,
+        wait_for(lambda: prometheus.query(f"clv_events_processed_total >= {rows - skip}"), 300,
                  "Prometheus to scrape every processed event", interval=1)
-        wait_for(lambda: prometheus.query(f'clv_replay_messages{{outcome="delivered"}} == {rows + 300}'), 60,
+        sent = rows - skip + 300
+        wait_for(lambda: prometheus.query(f'clv_replay_messages{{outcome="delivered"}} == {sent}'), 60,
                  "Prometheus to scrape the replay's pushed metrics", interval=1)
         return detector, prometheus
 
@@ -107,12 +110,14 @@ def test_no_drift_alert_on_a_clean_shuffled_replay(stack) -> None:
 
 def test_model_panels_show_scored_figures_and_scale_pages_on_model_impact(stack, june_model, kafka_bootstrap,
                                                                          topics) -> None:
-    """With a model and a time-ordered replay (scale from 2011-07-01): real model figures, and the
-    model's error up by the margin pages a person (ModelErrorUp); before the onset no cutoff's
-    error was (the clean slice pages nobody)."""
+    """With a model and a time-ordered replay (May 8 to July 20, 2011, a 14-day burn-in, scale
+    from 2011-07-01): real model figures, and the model's error up by the margin pages a person
+    (ModelErrorUp); before the onset no cutoff's error was (the clean slice pages nobody)."""
     onset = pd.Timestamp("2011-07-01")
-    _, prometheus = stack("--order", "time", "--scenario", "scale", "--onset", "245903", rows=270_000,
-                          DETECTOR_MODELS_DIR=str(june_model))
+    skip = 180_000  # the onset counts from it
+    _, prometheus = stack("--order", "time", "--scenario", "scale", "--onset", str(245_903 - skip),
+                          rows=270_000, skip=skip, DETECTOR_MODELS_DIR=str(june_model),
+                          DETECTOR_MODEL_BURN_IN_DAYS="14")
     firing = wait_for(lambda: prometheus.query('ALERTS{alertname="ModelErrorUp",alertstate="firing"}'), 60,
                       "ModelErrorUp in ALERTS", interval=1)
     assert {a["metric"]["severity"] for a in firing} == {"page"}

@@ -110,7 +110,7 @@ def test_no_drift_alert_on_a_clean_shuffled_replay(stack) -> None:
 
 def test_model_panels_show_scored_figures_and_scale_pages_on_model_impact(stack, june_model, kafka_bootstrap,
                                                                          topics) -> None:
-    """With a model and a time-ordered replay (May 8 to July 20, 2011, a 14-day burn-in, scale
+    """With a model and a time-ordered replay (May 8 to July 19, 2011, a 14-day burn-in, scale
     from 2011-07-01): real model figures, and the model's error up by the margin pages a person
     (ModelErrorUp); before the onset no cutoff's error was (the clean slice pages nobody)."""
     onset = pd.Timestamp("2011-07-01")

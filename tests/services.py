@@ -20,6 +20,14 @@ from schemas import features
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A slice of the time-ordered year (the replay's --skip and --limit) on which the model
+# predicts and scores: its first row, the first row of July 2011 (where drift is injected), its
+# end, and the history a partition needs before its first prediction when it starts mid-year.
+SLICE_START = 180_000  # 2011-05-08
+JULY = 245_903  # 2011-07-01
+SLICE_END = 300_000  # 2011-08-12, exclusive
+SLICE_BURN_IN_DAYS = 14
+
 
 def base_env(bootstrap: str, topics: dict[str, str], **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DETECTOR_", "PRODUCER_"))}

@@ -17,7 +17,17 @@ import orjson
 import pytest
 from conftest import train
 from kafka_broker import wait_for
-from services import ROOT, base_env, expected_model_counts, read_topic, replay
+from services import (
+    JULY,
+    ROOT,
+    SLICE_BURN_IN_DAYS,
+    SLICE_END,
+    SLICE_START,
+    base_env,
+    expected_model_counts,
+    read_topic,
+    replay,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -27,10 +37,8 @@ def model_events(bootstrap: str, topic: str) -> list[dict]:
             if e["detector"] == "model"]
 
 
-SKIP = 180_000  # time-ordered rows from 2011-05-08 ...
-ONSET = 245_903  # ... clean to the first row of July 2011 ...
-LIMIT = 300_000  # ... outliers to 2011-08-12
-BURN_IN_DAYS = 14  # a partition's history before its first prediction (the slice starts in May)
+# Clean from the slice's start to July, outliers after.
+SKIP, ONSET, LIMIT, BURN_IN_DAYS = SLICE_START, JULY, SLICE_END, SLICE_BURN_IN_DAYS
 
 
 def test_model_errors_are_scored_and_outliers_raise_a_model_alarm(

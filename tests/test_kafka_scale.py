@@ -13,7 +13,17 @@ from pathlib import Path
 import orjson
 import pytest
 from kafka_broker import wait_for
-from services import Detector, base_env, expected_model_counts, partition_sizes, read_topic, replay
+from services import (
+    SLICE_BURN_IN_DAYS,
+    SLICE_END,
+    SLICE_START,
+    Detector,
+    base_env,
+    expected_model_counts,
+    partition_sizes,
+    read_topic,
+    replay,
+)
 
 from schemas import artifacts
 from schemas.topics import KafkaSettings
@@ -86,7 +96,7 @@ def test_three_workers_share_the_clean_year_and_a_new_one_continues_from_kafka(
 
 def test_a_killed_worker_and_a_joining_one_leave_every_count_exact(
         kafka_bootstrap, topics, data_path, june_model, start_detector, background, tmp_path) -> None:
-    skip, limit, burn_in = 180_000, 300_000, 14  # time-ordered rows from 2011-05-08 to 2011-08-12
+    skip, limit, burn_in = SLICE_START, SLICE_END, SLICE_BURN_IN_DAYS
     rows = limit - skip
     version = announce(kafka_bootstrap, topics, june_model)  # before any worker: each fetches it
     env = fleet_env(kafka_bootstrap, topics, DETECTOR_CHECKPOINT_SECONDS="2",

@@ -16,8 +16,8 @@ import yaml
 from conftest import train
 from kafka_broker import wait_for
 from prometheus_stack import Prometheus, Pushgateway
+from services import JULY, SLICE_BURN_IN_DAYS, SLICE_START, base_env, read_topic, replay
 from services import ROOT as SERVICES_ROOT
-from services import base_env, read_topic, replay
 
 from detector.model.config import IMPACT_SIGNALS, LABEL_FREE_SIGNALS
 
@@ -114,10 +114,9 @@ def test_model_panels_show_scored_figures_and_scale_pages_on_model_impact(stack,
     from 2011-07-01): real model figures, and the model's error up by the margin pages a person
     (ModelErrorUp); before the onset no cutoff's error was (the clean slice pages nobody)."""
     onset = pd.Timestamp("2011-07-01")
-    skip = 180_000  # the onset counts from it
-    _, prometheus = stack("--order", "time", "--scenario", "scale", "--onset", str(245_903 - skip),
-                          rows=270_000, skip=skip, DETECTOR_MODELS_DIR=str(june_model),
-                          DETECTOR_MODEL_BURN_IN_DAYS="14")
+    _, prometheus = stack("--order", "time", "--scenario", "scale", "--onset", str(JULY - SLICE_START),
+                          rows=270_000, skip=SLICE_START, DETECTOR_MODELS_DIR=str(june_model),
+                          DETECTOR_MODEL_BURN_IN_DAYS=str(SLICE_BURN_IN_DAYS))  # the onset counts from skip
     firing = wait_for(lambda: prometheus.query('ALERTS{alertname="ModelErrorUp",alertstate="firing"}'), 60,
                       "ModelErrorUp in ALERTS", interval=1)
     assert {a["metric"]["severity"] for a in firing} == {"page"}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from kafka_broker import KafkaBroker
 from services import Detector
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DRIFTSTREAM_DATA", ROOT.parent / "shared" / "data" / "online_retail.parquet"))
@@ -21,6 +22,14 @@ def data_path() -> Path:
     if not DATA.exists():
         pytest.fail(f"the Online Retail data set is missing at {DATA} (set DRIFTSTREAM_DATA)")
     return DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_openmp_thread():
+    """The tests' own predictions (the offline counts they compare with) can run while workers
+    are busy: one OpenMP thread, as in the pipeline process, not a pool spinning on their cores."""
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,26 @@ def test_artifacts_load_with_joblib_in_a_fresh_process(trained: Path) -> None:
     assert "quantity" in result.stdout and "country" in result.stdout
 
 
+def test_the_fit_uses_one_openmp_thread(data_path) -> None:
+    """Beside a busy worker, a pool of one spinning OpenMP thread per core slows a fit 26-fold
+    (bench/fit_threads.py): every step of the fit runs with one."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from producer.data import load_online_retail
+    from trainer.train import fit
+
+    def openmp_threads() -> int:
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp")
+
+    frame = load_online_retail(data_path)
+    frame = frame[frame["InvoiceDate"] < "2011-04-01"]
+    pools: list[int] = []
+    with threadpool_limits(2):  # a caller with a pool of two
+        fit(frame, 14, progress=lambda _: pools.append(openmp_threads()))
+        assert openmp_threads() == 2  # the caller's pool is its own again
+    assert len(pools) >= 4 and set(pools) == {1}
+
+
 def test_file_without_the_needed_columns(tmp_path: Path) -> None:
     pd.DataFrame({"InvoiceNo": ["1"], "Quantity": [3]}).to_csv(tmp_path / "x.csv", index=False)
     result = train("--data", str(tmp_path / "x.csv"), "--models-dir", str(tmp_path), "--publish", "false")

@@ -12,6 +12,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from schemas.loss_model import LossModel
 from trainer.features import TrainingDataError, customer_features, line_totals, spend_by_day, target
@@ -61,8 +62,17 @@ def cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, n_train: 
     return sorted(train), test_cutoff
 
 
-def fit(frame: pd.DataFrame, horizon_days: int, progress: Callable[[str], None] = lambda _: None
-        ) -> TrainedModel:
+def fit(frame: pd.DataFrame, horizon_days: int, progress: Callable[[str], None] = lambda _: None,
+        openmp_threads: int | None = 1) -> TrainedModel:
+    # One OpenMP thread by default: beside one other busy process on a 2-core machine (a worker,
+    # a test) the boosting's default pool of one spinning thread per core made a fit 26 times
+    # slower (298 s against 11.6), while alone it gained 15 % (8.6 s against 10.1):
+    # bench/fit_threads.py. None: the library's default pool.
+    with threadpool_limits(openmp_threads):
+        return _fit(frame, horizon_days, progress)
+
+
+def _fit(frame: pd.DataFrame, horizon_days: int, progress: Callable[[str], None]) -> TrainedModel:
     rows = line_totals(frame)
     if rows.empty:
         raise TrainingDataError("no row has a CustomerID: nothing to learn per customer")

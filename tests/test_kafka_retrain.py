@@ -13,7 +13,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 from kafka_broker import wait_for
-from services import ROOT, base_env, read_topic, replay
+from services import JULY, ROOT, base_env, read_topic, replay
 
 from schemas import artifacts, retrain
 from schemas.topics import HEADER_ERROR_REASON, HEADER_SOURCE_OFFSET
@@ -22,7 +22,6 @@ pytestmark = pytest.mark.kafka
 SCHEMAS = ROOT / "schemas"
 OUTCOME_SCHEMA = orjson.loads((SCHEMAS / "retrain_outcome.schema.json").read_bytes())
 REQUEST_SCHEMA = orjson.loads((SCHEMAS / "retrain_request.schema.json").read_bytes())
-BEFORE_JULY = 245_902  # time-ordered rows before 2011-07-01
 
 
 def serving_copy(june_model: Path, models: Path) -> str:
@@ -54,9 +53,9 @@ def test_a_challenger_trained_on_a_corrupted_window_is_rejected_and_bad_requests
     env = base_env(kafka_bootstrap, topics)
     models = tmp_path / "models"
     champion = serving_copy(june_model, models)
-    broken = replay(env, "--data", str(data_path), "--order", "time", "--limit", str(BEFORE_JULY),
+    broken = replay(env, "--data", str(data_path), "--order", "time", "--limit", str(JULY),
                     "--scenario", "outliers", "--onset", "0")
-    clean = replay(env, "--data", str(data_path), "--order", "time", "--skip", str(BEFORE_JULY),
+    clean = replay(env, "--data", str(data_path), "--order", "time", "--skip", str(JULY),
                    "--limit", "270000")
     assert broken.returncode == 0 and clean.returncode == 0, broken.stderr + clean.stderr
     asked = trainer(env, "request", "--reason", "monthly retrain")

@@ -35,11 +35,9 @@ build/compose_spec.json: | $(INSTALLED)
 	$(BIN)/pip download -q --no-deps -d build/wheels docker-compose==1.29.2
 	$(BIN)/python -c "import glob, zipfile; w = zipfile.ZipFile(glob.glob('build/wheels/docker_compose-1.29.2-*.whl')[0]); open('$@', 'wb').write(w.read('compose/config/compose_spec.json'))"
 
-# Two test processes, a file at a time each (each its own broker): 25 minutes here against 35
-# in one (README, Tests).
 test: $(INSTALLED) kafka-jars apt-tools build/compose_spec.json
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest
 
 bench: $(INSTALLED) kafka-jars
 	$(BIN)/python bench/detection.py

@@ -1,13 +1,15 @@
 """Scale-out on a real broker: workers share a 6-partition topic; states follow partitions.
 
-Counts are read from the partitions' states (clv_state_*), summed over the live workers:
-they move with the state, so they stay exact whichever worker dies or joins.
+Counts are read from the partitions' states (clv_state_*), summed over the live workers once
+every partition is owned by exactly one of them: they move with the state, so they stay exact
+whichever worker dies or joins.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import orjson
@@ -20,6 +22,7 @@ from services import (
     Detector,
     base_env,
     expected_model_counts,
+    partition_events_of,
     partition_sizes,
     read_topic,
     replay,
@@ -39,8 +42,22 @@ def fleet_env(bootstrap: str, topics: dict, **extra: str) -> dict:
     return base_env(bootstrap, topics, **{"TOPIC_PARTITIONS": str(PARTITIONS), **extra})
 
 
+def fleet_view(workers: list[Detector]) -> dict[str, float] | None:
+    """Each live worker scraped once, every metric summed over them; None mid-rebalance. Only
+    when every partition is owned by exactly one worker are the sums the fleet's: a revoked
+    partition's series are gone until its new owner has restored its state."""
+    scrapes = [w.scrape() for w in workers if w.alive]
+    if sorted(p for s in scrapes for p in partition_events_of(s)) != list(range(PARTITIONS)):
+        return None
+    totals: dict[str, float] = defaultdict(float)
+    for scrape in scrapes:
+        for key, value in scrape.items():
+            totals[key.split("{")[0]] += value
+    return totals
+
+
 def fleet(workers: list[Detector], metric: str) -> float:
-    return sum(w.sum(metric) for w in workers if w.alive)
+    return wait_for(lambda: fleet_view(workers), 120, "every partition owned by one worker")[metric]
 
 
 def owned(worker: Detector) -> set[int]:
@@ -50,6 +67,24 @@ def owned(worker: Detector) -> set[int]:
 def wait_fleet(workers: list[Detector], count: int, timeout: float = 900) -> None:
     wait_for(lambda: fleet(workers, "clv_state_events") >= count, timeout,
              f"{count} events in the fleet's states", interval=0.5)
+
+
+def wait_fleet_counts(workers: list[Detector], expected: tuple[float, ...], timeout: float = 120) -> None:
+    """Wait until the fleet's (events, predictions, scored) settle at ``expected``: counts that
+    only grow, so one past it (counted twice) or short of it (lost) never gets there."""
+    seen: list[tuple[float, ...]] = []
+
+    def settled() -> bool:
+        view = fleet_view(workers)
+        if view is not None:
+            seen.append(tuple(view[m] for m in ("clv_state_events", "clv_state_model_predictions",
+                                                   "clv_state_model_scored")))
+        return bool(seen) and seen[-1] == expected
+
+    try:
+        wait_for(settled, timeout, f"(events, predictions, scored) = {expected}", interval=0.5)
+    except TimeoutError as error:
+        raise AssertionError(f"the fleet's counts {seen[-1:]} never reached {expected}") from error
 
 
 def announce(bootstrap: str, topics: dict, models: Path) -> str:
@@ -113,13 +148,11 @@ def test_a_killed_worker_and_a_joining_one_leave_every_count_exact(
     wait_fleet(workers, 75_000)
     workers.append(start_detector(env, tmp_path / "worker-3"))  # a fourth joins mid-replay
     assert producer.wait(300) == 0
-    wait_fleet(workers, rows)
-    assert fleet(workers, "clv_state_events") == rows  # no event lost or counted twice
-    made = fleet(workers, "clv_state_model_predictions")
-    scored = fleet(workers, "clv_state_model_scored")
+    made, scored = expected_model_counts(data_path, june_model, limit, PARTITIONS, skip=skip,
+                                         burn_in_days=burn_in)
     assert scored > 0
-    assert (made, scored) == expected_model_counts(data_path, june_model, limit, PARTITIONS, skip=skip,
-                                                   burn_in_days=burn_in)
+    wait_fleet(workers, rows)
+    wait_fleet_counts(workers, (rows, made, scored))  # no event or prediction lost or counted twice
     assert sorted(p for w in workers if w.alive for p in owned(w)) == list(range(PARTITIONS))
 
 

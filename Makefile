@@ -39,7 +39,7 @@ build/compose_spec.json: | $(INSTALLED)
 # clones of the 2-core machine against 35:26 in one (README, Tests).
 test: $(INSTALLED) kafka-jars apt-tools build/compose_spec.json
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(INSTALLED) kafka-jars
 	$(BIN)/python bench/detection.py

@@ -35,8 +35,8 @@ build/compose_spec.json: | $(INSTALLED)
 	$(BIN)/pip download -q --no-deps -d build/wheels docker-compose==1.29.2
 	$(BIN)/python -c "import glob, zipfile; w = zipfile.ZipFile(glob.glob('build/wheels/docker_compose-1.29.2-*.whl')[0]); open('$@', 'wb').write(w.read('compose/config/compose_spec.json'))"
 
-# Two test processes, a file at a time each (each its own broker): 25:29–28:54 on fresh
-# clones of the 2-core machine against 35:26 in one (README, Tests).
+# Two test processes, a file at a time each, the longest first (each its own broker):
+# 25:29–28:54 on fresh clones of the 2-core machine against 35:26 in one (README, Tests).
 test: $(INSTALLED) kafka-jars apt-tools build/compose_spec.json
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import orjson
@@ -22,6 +21,7 @@ from services import (
     Detector,
     base_env,
     expected_model_counts,
+    metric_sum,
     partition_events_of,
     partition_sizes,
     read_topic,
@@ -35,6 +35,7 @@ from trainer.cli import publish
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 ROWS = 541_909
 PARTITIONS = 6
+COUNTS = ("clv_state_events", "clv_state_model_predictions", "clv_state_model_scored")
 
 
 def fleet_env(bootstrap: str, topics: dict, **extra: str) -> dict:
@@ -42,22 +43,23 @@ def fleet_env(bootstrap: str, topics: dict, **extra: str) -> dict:
     return base_env(bootstrap, topics, **{"TOPIC_PARTITIONS": str(PARTITIONS), **extra})
 
 
-def fleet_view(workers: list[Detector]) -> dict[str, float] | None:
-    """Each live worker scraped once, every metric summed over them; None mid-rebalance. Only
-    when every partition is owned by exactly one worker are the sums the fleet's: a revoked
-    partition's series are gone until its new owner has restored its state."""
+def fleet_scrapes(workers: list[Detector]) -> list[dict[str, float]] | None:
+    """Each live worker scraped once; None mid-rebalance. Only when every partition is owned by
+    exactly one worker do the scrapes add up to the fleet: a revoked partition's series are gone
+    until its new owner has restored its state."""
     scrapes = [w.scrape() for w in workers if w.alive]
     if sorted(p for s in scrapes for p in partition_events_of(s)) != list(range(PARTITIONS)):
         return None
-    totals: dict[str, float] = defaultdict(float)
-    for scrape in scrapes:
-        for key, value in scrape.items():
-            totals[key.split("{")[0]] += value
-    return totals
+    return scrapes
+
+
+def fleet_sum(scrapes: list[dict[str, float]], metric: str) -> float:
+    return sum(metric_sum(scrape, metric) for scrape in scrapes)
 
 
 def fleet(workers: list[Detector], metric: str) -> float:
-    return wait_for(lambda: fleet_view(workers), 120, "every partition owned by one worker")[metric]
+    scrapes = wait_for(lambda: fleet_scrapes(workers), 120, "every partition owned by one worker")
+    return fleet_sum(scrapes, metric)
 
 
 def owned(worker: Detector) -> set[int]:
@@ -65,26 +67,28 @@ def owned(worker: Detector) -> set[int]:
 
 
 def wait_fleet(workers: list[Detector], count: int, timeout: float = 900) -> None:
-    wait_for(lambda: fleet(workers, "clv_state_events") >= count, timeout,
-             f"{count} events in the fleet's states", interval=0.5)
+    def reached() -> bool:
+        scrapes = fleet_scrapes(workers)
+        return scrapes is not None and fleet_sum(scrapes, "clv_state_events") >= count
+
+    wait_for(reached, timeout, f"{count} events in the fleet's states", interval=0.5)
 
 
 def wait_fleet_counts(workers: list[Detector], expected: tuple[float, ...], timeout: float = 120) -> None:
     """Wait until the fleet's (events, predictions, scored) settle at ``expected``: counts that
     only grow, so one past it (counted twice) or short of it (lost) never gets there."""
-    seen: list[tuple[float, ...]] = []
+    last: list[tuple[float, ...]] = []  # the latest counts read while the fleet was settled
 
     def settled() -> bool:
-        view = fleet_view(workers)
-        if view is not None:
-            seen.append(tuple(view[m] for m in ("clv_state_events", "clv_state_model_predictions",
-                                                   "clv_state_model_scored")))
-        return bool(seen) and seen[-1] == expected
+        scrapes = fleet_scrapes(workers)
+        if scrapes is not None:
+            last[:] = [tuple(fleet_sum(scrapes, m) for m in COUNTS)]
+        return last == [expected]
 
     try:
         wait_for(settled, timeout, f"(events, predictions, scored) = {expected}", interval=0.5)
     except TimeoutError as error:
-        raise AssertionError(f"the fleet's counts {seen[-1:]} never reached {expected}") from error
+        raise AssertionError(f"the fleet's counts {last} never reached {expected}") from error
 
 
 def announce(bootstrap: str, topics: dict, models: Path) -> str:

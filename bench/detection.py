@@ -4,7 +4,8 @@ Replays the data set through per-partition DriftMonitors exactly as the worker s
 (librdkafka's default partitioner: CRC32 of the key), interleaving partitions in chunks as
 a consumer does, and reports, per scenario: alarms before the onset (all false on a
 shuffled replay), the first alarm after it (events since onset, all partitions), and the
-largest statistic/threshold seen on clean data per test (the null margin).
+largest statistic/threshold seen on clean data per test (the null margin); and the first
+alarm of the joint tests (two-way histograms) after the onset, with the cell it names.
 
     python bench/detection.py --data ../shared/data/online_retail.parquet
 """
@@ -35,7 +36,7 @@ def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int 
     monitors = monitors if monitors is not None else [DriftMonitor(config) for _ in range(n_partitions)]
     pos = [0] * n_partitions
     since_onset = 0
-    false_alarms, first, margin, evaluations = 0, None, defaultdict(float), 0
+    false_alarms, first, first_joint, margin, evaluations = 0, None, None, defaultdict(float), 0
     while any(pos[p] < len(index[p]) for p in range(n_partitions)):
         for p in range(n_partitions):
             sel = index[p][pos[p]:pos[p] + chunk]
@@ -52,10 +53,14 @@ def run(frame, onset: int, n_partitions: int, config: MonitorConfig, chunk: int 
                 for alarm in outcome.alarms:
                     if sel[outcome.position] < onset:
                         false_alarms += 1
-                    elif first is None:
-                        first = (int(before[outcome.position]), alarm.feature, alarm.test)
+                        continue
+                    seen = (int(before[outcome.position]), alarm.feature, alarm.test)
+                    first = first or seen
+                    if first_joint is None and alarm.test.startswith("joint"):
+                        first_joint = (*seen, getattr(alarm, "segment", ""))
             since_onset = int(before[-1])
-    return {"alarms_before_onset": false_alarms, "first_alarm_after_onset": first, "evaluations": evaluations,
+    return {"alarms_before_onset": false_alarms, "first_alarm_after_onset": first,
+            "first_joint_alarm_after_onset": first_joint, "evaluations": evaluations,
             "null_margin": {k: round(v, 3) for k, v in sorted(margin.items())}}
 
 

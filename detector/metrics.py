@@ -23,7 +23,9 @@ from schemas.transaction import DLQ_REASONS
 
 TESTS_BY_FEATURE = {
     **{f: ("ks", "out_of_range", "values", "tail", "adwin", "ks_segment",
-           *(("product_price",) if f == "unit_price" else ())) for f in NUMERIC},
+           *(("product_price",) if f == "unit_price" else ()),
+           *(("joint_country",) if f in ("quantity", "unit_price") else ()),
+           *(("joint_quantity",) if f == "unit_price" else ())) for f in NUMERIC},
     **{f: ("categorical", "categorical_long", "adwin", *(("customer_country",) if f == "country" else ()))
        for f in CATEGORICAL},
 }

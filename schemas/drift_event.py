@@ -37,7 +37,7 @@ class Distribution(msgspec.Struct):
 class Segment(msgspec.Struct):
     """A segment's part in an alarm's statistic (detector/drift/attribution.py)."""
 
-    kind: str  # country, stock_code, or category
+    kind: str  # country, stock_code, category, or cell (a joint test's histogram cell)
     name: str
     contribution: float
     count: int  # its values in the window

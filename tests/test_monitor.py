@@ -101,14 +101,17 @@ def test_config_errors_name_the_parameter(kwargs: dict, message: str) -> None:
 
 def test_alpha_splits_the_budget_over_tests_and_evaluations() -> None:
     # 0.1 false alarms per 1M events, 0.9 of it for the whole-stream tests: 15 window tests at
-    # every 50-event pane (20,000 each), 3 long-window tests every 200 events (5,000 each) and
-    # the customer-country test at most every 100 events (10,000): 0.09 / 325,000 per test.
-    assert MonitorConfig().alpha == pytest.approx(0.09 / 325_000, rel=1e-12)
-    assert MonitorConfig(long_window=0).alpha == pytest.approx(0.09 / 310_000, rel=1e-12)
-    assert MonitorConfig(customer_window=0).alpha == pytest.approx(0.09 / 315_000, rel=1e-12)
-    assert MonitorConfig(segment_count=0).alpha == pytest.approx(0.1 / 325_000, rel=1e-12)
+    # every 50-event pane (20,000 each), 3 long-window tests every 200 events (5,000 each), the
+    # customer-country test at most every 100 events (10,000) and the 3 joint tests every 1,000
+    # events (1,000 each): 0.09 / 328,000 per test.
+    assert MonitorConfig().alpha == pytest.approx(0.09 / 328_000, rel=1e-12)
+    assert MonitorConfig(long_window=0).alpha == pytest.approx(0.09 / 313_000, rel=1e-12)
+    assert MonitorConfig(customer_window=0).alpha == pytest.approx(0.09 / 318_000, rel=1e-12)
+    assert MonitorConfig(joint_window=0).alpha == pytest.approx(0.09 / 325_000, rel=1e-12)
+    assert MonitorConfig(joint_step=500).alpha == pytest.approx(0.09 / 331_000, rel=1e-12)
+    assert MonitorConfig(segment_count=0).alpha == pytest.approx(0.1 / 328_000, rel=1e-12)
     # W = 400, P = 4: panes of 100 (10,000 × 15), the long window every 400 (2,500 × 3)
-    assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(0.09 / 167_500, rel=1e-12)
+    assert MonitorConfig(window_size=400, panes=4).alpha == pytest.approx(0.09 / 170_500, rel=1e-12)
     # the segment tests' 0.01: countries of shares 2 % and 3 %, each evaluated every 5 of its rows
     # (10,000 evaluations per 1M events), 4 tests each (3 KS, product price): 0.01 / 40,000
     assert MonitorConfig().segment_alpha([0.02, 0.03]) == pytest.approx(0.01 / 40_000, rel=1e-12)

@@ -9,7 +9,8 @@ The window's statistic is decomposed over segments, so the parts add up to the w
   values outside the reference range;
 - value mix: at the value whose share moved most, each segment's part of that move;
 - categorical: each category's change of share, window against reference;
-- a segment-conditional test (detector/drift/checks/segment.py): the segment it ran in.
+- a segment-conditional test (detector/drift/checks/segment.py): the segment it ran in;
+  a joint test (detector/drift/checks/joint.py): its most deviating cell (kind "cell").
 
 Segments are ranked by the part they take in the direction of the gap; the top few are kept.
 """
@@ -33,7 +34,7 @@ TOP = 3
 
 @dataclass(frozen=True)
 class Segment:
-    kind: str  # "country", "stock_code", or "category" (a categorical feature's own values)
+    kind: str  # "country", "stock_code", "category" (a categorical feature's own values) or "cell"
     name: str
     contribution: float  # this segment's part of the statistic (same sign as the whole)
     count: int  # its values in the window
@@ -44,7 +45,7 @@ def attribute(verdict: Verdict, reference: Reference, window: Columns, top: int 
     feature = verdict.feature
     if isinstance(verdict, SegmentVerdict):  # a test inside one segment: that segment, all of it
         kind, name = verdict.where
-        count = int((window[kind] == name).sum()) if kind in window else 0
+        count = int((window[kind] == name).sum()) if kind in window else getattr(verdict, "count", 0)
         return [Segment(kind, name, verdict.statistic, count)]
     if feature in reference.categorical:
         return _categories(feature, reference.categorical[feature], window[feature], top)

@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.features import CATEGORICAL, NUMERIC
 
+JOINT_TESTS = 3  # two-way histograms: country × price, country × quantity, quantity × price
+
 
 class MonitorConfig(BaseModel):
     """Window sizes, the false-alarm budget and minimum effects (env DETECTOR_<NAME>);
@@ -43,6 +45,10 @@ class MonitorConfig(BaseModel):
                                  "country, against the partition's own first N events (0: off)")
     customer_step: int = Field(100, ge=1, description="rows with a customer between two evaluations of "
                                "the customer-country test")
+    joint_window: int = Field(10_000, ge=0, description="events in the window of the joint tests (the "
+                              "two-way histograms of country, quantity and unit price), against the "
+                              "partition's own first N events (0: off)")
+    joint_step: int = Field(1_000, ge=1, description="events between two evaluations of the joint tests")
     episode_quiet: int = Field(2000, ge=1, description="events of a partition without an alarm or a "
                                "drifted evaluation of a feature that close its drift episode")
 
@@ -56,6 +62,9 @@ class MonitorConfig(BaseModel):
         if self.customer_window and self.customer_step > self.customer_window:
             raise ValueError(f"customer_step ({self.customer_step}) must be at most customer_window "
                              f"({self.customer_window})")
+        if self.joint_window and self.joint_step > self.joint_window:
+            raise ValueError(f"joint_step ({self.joint_step}) must be at most joint_window "
+                             f"({self.joint_window})")
         if self.long_window and (self.long_window <= self.window_size or self.long_window % self.window_size):
             raise ValueError(f"long_window ({self.long_window}) must be 0 or a multiple of window_size "
                              f"({self.window_size}) larger than it")
@@ -73,10 +82,12 @@ class MonitorConfig(BaseModel):
     @property
     def tests_per_million(self) -> float:
         """Window tests run per 1M events: each at every pane, each long one every W events, the
-        customer-country test at most every ``customer_step`` events."""
+        customer-country test at most every ``customer_step`` events, the joint tests every
+        ``joint_step`` events."""
         long = len(CATEGORICAL) * 1e6 / self.window_size if self.long_window else 0.0
         customers = 1e6 / self.customer_step if self.customer_window else 0.0
-        return self.window_tests * 1e6 / self.pane_size + long + customers
+        joint = JOINT_TESTS * 1e6 / self.joint_step if self.joint_window else 0.0
+        return self.window_tests * 1e6 / self.pane_size + long + customers + joint
 
     @property
     def alpha(self) -> float:

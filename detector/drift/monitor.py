@@ -15,6 +15,7 @@ from detector.drift.checks import Check, Verdict
 from detector.drift.checks.adwin import AdwinCheck, ShareAdwinCheck
 from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
 from detector.drift.checks.customer_country import CustomerCountryCheck
+from detector.drift.checks.joint import JointCheck, joint_checks
 from detector.drift.checks.ks import KSCheck
 from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
@@ -61,7 +62,7 @@ class DriftMonitor:
     """
 
     _segments: tuple = ()  # segment tests on the partition's own first N events (kept across references)
-    _relations: tuple = ()  # the customer-country test: learns from the partition's own first N events
+    _relations: tuple = ()  # customer-country and joint tests: learn from the partition's own first N events
 
     def __init__(self, config: MonitorConfig, reference: Reference | None = None) -> None:
         self.config = config
@@ -94,12 +95,19 @@ class DriftMonitor:
             self._relations = self._relation_checks()
             if self.reference is not None:
                 self.checks = [*self.checks, *self._relations]
+        elif self.config.joint_window and not any(isinstance(c, JointCheck) for c in self._relations):
+            joint = tuple(c for c in self._relation_checks() if isinstance(c, JointCheck))  # before them
+            self._relations = (*self._relations, *joint)
+            if self.reference is not None:
+                self.checks = [*self.checks, *joint]
 
     def _relation_checks(self) -> tuple:
         c = self.config
-        if not c.customer_window:
-            return ()
-        return (CustomerCountryCheck(c.reference_size, c.customer_window, c.customer_step, c.alpha),)
+        checks = [CustomerCountryCheck(c.reference_size, c.customer_window, c.customer_step, c.alpha)
+                  ] if c.customer_window else []
+        if c.joint_window:
+            checks += joint_checks(c.reference_size, c.joint_window, c.joint_step, c.alpha)
+        return tuple(checks)
 
     @property
     def window_fill(self) -> float:

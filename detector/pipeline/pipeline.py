@@ -21,6 +21,7 @@ import numpy as np
 
 from detector.drift.attribution import attribute
 from detector.drift.checks import Verdict
+from detector.drift.checks.joint import JointVerdict
 from detector.drift.checks.segment import SegmentVerdict
 from detector.drift.episodes import Episode, Episodes
 from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
@@ -333,7 +334,8 @@ class Pipeline:
         segments = attribute(alarm, reference, window)
         if feature in reference.numeric:
             values, current = reference.numeric[feature], window[feature]
-            if isinstance(alarm, SegmentVerdict):  # the segment's rows, reference and window
+            # the segment's rows, reference and window (a joint test's cell: the feature's whole window)
+            if isinstance(alarm, SegmentVerdict) and not isinstance(alarm, JointVerdict):
                 kind, name = alarm.where
                 values = values[reference.segments.get(feature, {}).get(kind, np.array([])) == name]
                 current = current[window[kind] == name] if kind in window else current[:0]

@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import binom, chisquare, gamma, hypergeom, ks_2samp
 
 from detector.drift.checks.adwin import AdwinCheck, reference_ranks
-from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck
+from detector.drift.checks.categorical import CategoricalCheck, ValueMixCheck, fisher_bounds
 from detector.drift.checks.ks import KSCheck, ks_critical_value, ks_distance
 from detector.drift.checks.long_window import LongWindowCheck
 from detector.drift.checks.out_of_range import OutOfRangeCheck
@@ -292,3 +292,17 @@ def test_a_windows_categorical_score_from_the_table_is_the_computed_one() -> Non
         looked_up = check._table()[check._cells, cells]
         assert np.array_equal(looked_up, check._scores(cells.astype(float)))
     assert "_score_table" not in pickle.loads(pickle.dumps(check)).__dict__  # noqa: S301 (our own bytes)
+
+
+@pytest.mark.parametrize(("n", "w", "a"), [(100, 2_000, 8.3e-7), (1_000, 200, 1e-4), (20_000, 1_000, 2.7e-8),
+                                           (5_000, 50, 1e-2)])
+def test_fisher_bounds_are_the_first_counts_whose_exact_tail_is_at_most_a(n: int, w: int, a: float) -> None:
+    """The bracketed bisection lands where a scan of every count's exact one-sided p-value does."""
+    ref = np.array([0, 1, 5, 37, n // 50, n // 7, n // 3], dtype=float)
+    hi, lo = fisher_bounds(ref, n, w, a)
+    counts = np.arange(w + 1)
+    for r, h, low in zip(ref, hi, lo, strict=True):
+        up = hypergeom.sf(counts - 1, n + w, r + counts, w) <= a
+        down = hypergeom.cdf(counts, n + w, r + counts, w) <= a
+        assert h == (counts[up][0] if up.any() else w + 1)
+        assert low == (counts[down][-1] if down.any() else -1)

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 from scipy.special import xlogy
-from scipy.stats import chi2, hypergeom
+from scipy.stats import chi2, hypergeom, norm
 
 from detector.drift.checks import Verdict
 
@@ -154,27 +154,52 @@ def fisher_bounds(ref_counts: np.ndarray, n: int, w: int, a: float) -> tuple[np.
     ``w``) whose one-sided Fisher p-value, P(X ≥ x) for X hypergeometric given the cell's total
     r + x, is at most ``a`` (w + 1: none); lo, the largest with P(X ≤ x) ≤ a (−1: none). Both
     p-values are monotone in x, so each bound is a bisection (scipy's hypergeometric tails cost
-    ~50 µs each: a whole table per cell would take seconds)."""
+    ~50 µs each, more in large windows: a whole table per cell would take seconds). It starts
+    from a bracket around the normal approximation's bound where the exact p-values confirm
+    it (else from the whole range), and evaluates only the cells not yet settled: the result
+    is the plain bisection's, in about half the tail evaluations."""
     r = np.asarray(ref_counts, dtype=np.float64)
+    share = r / n
+    centre = w * share
+    spread = norm.isf(a) * np.sqrt(w * share * (1 - share) * (n + w) / n)
 
-    def up(x: np.ndarray) -> np.ndarray:
-        return hypergeom.sf(x - 1, n + w, r + x, w)
+    def up(x: np.ndarray, cells: np.ndarray) -> np.ndarray:  # is P(X >= x) <= a, for these cells
+        return (x > w) | (hypergeom.sf(np.minimum(x, w) - 1, n + w, r[cells] + x, w) <= a)
 
-    def down(x: np.ndarray) -> np.ndarray:
-        return hypergeom.cdf(x, n + w, r + x, w)
+    def down(x: np.ndarray, cells: np.ndarray) -> np.ndarray:  # is P(X <= x) <= a
+        return (x >= 0) & (hypergeom.cdf(np.maximum(x, 0), n + w, r[cells] + x, w) <= a)
 
-    left, right = np.zeros(r.size, np.int64), np.full(r.size, w + 1)  # smallest x with up(x) <= a
-    while np.any(left < right):
-        mid = (left + right) // 2
-        ok = (up(np.minimum(mid, w)) <= a) | (mid > w)
-        right, left = np.where(ok, mid, right), np.where(ok, left, mid + 1)
-    hi = right
-    left, right = np.full(r.size, -1), np.full(r.size, w)  # largest x with down(x) <= a
-    while np.any(left < right):
-        mid = (left + right + 1) // 2
-        ok = down(mid) <= a
-        left, right = np.where(ok, mid, left), np.where(ok, right, mid - 1)
-    return hi.astype(np.float64), left.astype(np.float64)
+    every = np.arange(r.size)
+    # hi: the smallest x with up(x); invariant: up(right), and not up(x) for any x < left
+    guess, width = centre + spread, 0.2 * spread + 3  # the normal approximation's bound, ± a fifth
+    below = np.clip(np.floor(guess - width), 0, w).astype(np.int64)
+    above = np.clip(np.ceil(guess + 2 * width), 0, w + 1).astype(np.int64)  # the exact tail is longer
+    left = np.where(up(below, every), 0, below + 1)
+    right = np.where(up(above, every), above, w + 1)
+    hi = _bisect(left, right, up, lowest=True)
+    # lo: the largest x with down(x); invariant: down(left) or left = -1, not down(x) for x > right
+    guess = centre - spread
+    below = np.clip(np.floor(guess - width), -1, w).astype(np.int64)
+    above = np.clip(np.ceil(guess + width), 0, w).astype(np.int64)  # a count: its test is real
+    left = np.where(down(below, every), below, -1)
+    right = np.where(down(above, every), w, above - 1)
+    lo = _bisect(left, right, down, lowest=False)
+    return hi.astype(np.float64), lo.astype(np.float64)
+
+
+def _bisect(left: np.ndarray, right: np.ndarray, test, lowest: bool) -> np.ndarray:
+    """Per cell, the bound between ``left`` and ``right`` where ``test`` turns (the lowest x
+    passing it, or the highest), evaluating only the cells not yet settled."""
+    left, right = left.copy(), right.copy()
+    while (open_ := np.flatnonzero(left < right)).size:
+        lo, hi = left[open_], right[open_]
+        mid = (lo + hi) // 2 if lowest else (lo + hi + 1) // 2
+        ok = test(mid, open_)
+        if lowest:
+            right[open_], left[open_] = np.where(ok, mid, hi), np.where(ok, lo, mid + 1)
+        else:
+            left[open_], right[open_] = np.where(ok, mid, lo), np.where(ok, hi, mid - 1)
+    return right if lowest else left
 
 
 class ValueMixCheck(CategoricalCheck):

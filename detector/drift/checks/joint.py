@@ -65,9 +65,10 @@ class Axis:
             self.size = self.edges.size + 2
 
     def codes(self, values: np.ndarray) -> np.ndarray:
-        if self.feature == "country":
+        if self.feature == "country":  # a chunk holds a few countries: look each up once
+            names, inverse = np.unique(values.astype(str), return_inverse=True)
             other = self.size - 1
-            return np.fromiter((self.code.get(c, other) for c in values.tolist()), np.int64, values.size)
+            return np.array([self.code.get(c, other) for c in names.tolist()], np.int64)[inverse]
         return np.where(values <= 0, 0, 1 + np.searchsorted(self.edges, values, side="right"))
 
     def label(self, code: int) -> str:
@@ -166,10 +167,11 @@ class JointCheck:
         """Codes in, the oldest out (``codes`` no longer than the window)."""
         w, k = self.window_size, codes.size
         at = (self._next + np.arange(k)) % w
+        size = self._counts.size
         if self._filled + k > w:  # the slots about to be overwritten hold the oldest codes
             old = at[:self._filled + k - w]
-            np.subtract.at(self._counts, self._cell_of[self._ring[old]], 1)
-        np.add.at(self._counts, self._cell_of[codes], 1)
+            self._counts -= np.bincount(self._cell_of[self._ring[old]], minlength=size)
+        self._counts += np.bincount(self._cell_of[codes], minlength=size)
         self._ring[at] = codes
         self._next = (self._next + k) % w
         self._filled = min(self._filled + k, w)

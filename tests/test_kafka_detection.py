@@ -69,9 +69,15 @@ def test_prices_swapped_between_two_countries_are_caught_inside_a_country(
     result = replay(env, "--data", str(data_path), "--order", "shuffled", "--seed", "42", "--limit", "160000",
                     "--scenario", "swap-prices", "--onset", "120000")
     assert result.returncode == 0, result.stderr
-    wait_for(lambda: detector.total('clv_drift_detected_total{feature="unit_price",kind="data",') > 0, 300,
-             "an alarm on unit_price", interval=1)
-    found = [a for a in alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])]
+
+    def fired() -> list[dict]:  # counted on /metrics, then on drift.events: its outbox publishes after
+        if not detector.total('clv_drift_detected_total{feature="unit_price",kind="data",'):
+            return []
+        return [a for a in alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
+                if a["results"][0]["feature"] == "unit_price"]
+
+    wait_for(fired, 300, "an alarm on unit_price on drift.events", interval=1)
+    found = alarms(kafka_bootstrap, topics["DRIFT_EVENTS_TOPIC"])
     assert found and all(a["trigger"]["seq"] >= a["trigger"]["onset"] for a in found)
     first = min(found, key=lambda a: a["trigger"]["events_since_onset"])
     print(f"swap-prices: first alarm {first['trigger']['events_since_onset']} events after onset "

@@ -21,7 +21,6 @@ import numpy as np
 
 from detector.drift.attribution import attribute
 from detector.drift.checks import Verdict
-from detector.drift.checks.joint import JointVerdict
 from detector.drift.checks.segment import SegmentVerdict
 from detector.drift.episodes import Episode, Episodes
 from detector.drift.monitor import DriftMonitor, MonitorConfig, Outcome
@@ -334,11 +333,12 @@ class Pipeline:
         segments = attribute(alarm, reference, window)
         if feature in reference.numeric:
             values, current = reference.numeric[feature], window[feature]
-            # the segment's rows, reference and window (a joint test's cell: the feature's whole window)
-            if isinstance(alarm, SegmentVerdict) and not isinstance(alarm, JointVerdict):
+            # a test inside a segment of rows (a country): that segment's rows, reference and window;
+            # a segment that is no column (a joint test's histogram cell): the feature's whole window
+            if isinstance(alarm, SegmentVerdict) and alarm.where[0] in window:
                 kind, name = alarm.where
                 values = values[reference.segments.get(feature, {}).get(kind, np.array([])) == name]
-                current = current[window[kind] == name] if kind in window else current[:0]
+                current = current[window[kind] == name]
                 if values.size == 0 or current.size == 0:
                     return [], segments
             return [distributions.numeric(feature, values, current, reference_sorted=True)], segments

@@ -134,14 +134,14 @@ class JointCheck:
             self._push(codes[i:i + take])
             self._since += take
             i += take
-            if self._since == self.step and self._filled == self.window_size:
-                self._since = 0
+            if self._since < self.step:
+                continue
+            self._since = 0
+            if self._filled == self.window_size:
                 verdict = self._evaluate()
                 if verdict.drifted and not self._drifted:
                     hits.append((start + i - 1, verdict))
                 self._drifted = verdict.drifted
-            elif self._since == self.step:
-                self._since = 0
         return hits
 
     def _learn(self) -> None:

@@ -39,7 +39,7 @@ build/compose_spec.json: | $(INSTALLED)
 # 25:29–28:54 on fresh clones of the 2-core machine against 35:26 in one (README, Tests).
 test: $(INSTALLED) kafka-jars apt-tools build/compose_spec.json
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 bench: $(INSTALLED) kafka-jars
 	$(BIN)/python bench/detection.py

@@ -281,6 +281,30 @@ def test_adwin_is_quiet_on_a_stationary_stream_and_fires_after_a_shift() -> None
         AdwinCheck("x", reference, delta=0)
 
 
+
+def test_adwin_check_detects_where_rivers_own_adwin_does() -> None:
+    """AdwinCheck calls river's Rust helper itself: the same detections, at the same values,
+    and the same estimate, as river's ADWIN.update fed the same ranks one by one (several
+    shifts, so resets after a detection are covered; fed in uneven chunks)."""
+    from river.drift import ADWIN
+
+    rng = np.random.default_rng(11)
+    reference = rng.normal(size=5_000)
+    stream = np.concatenate([rng.normal(loc, 1.0, 3_000) for loc in (0.0, 1.5, 0.0, -1.0, 2.0)])
+    river_adwin, expected = ADWIN(delta=1e-5, clock=8), []
+    for i, rank in enumerate(reference_ranks(np.sort(reference), stream).tolist()):
+        river_adwin.update(rank)
+        if river_adwin.drift_detected:
+            expected.append(i)
+    check, found, start = AdwinCheck("x", reference, delta=1e-5, clock=8), [], 0
+    for size in rng.integers(1, 700, 100):
+        chunk = stream[start:start + size]
+        found += [start + pos for pos, _ in check.update(chunk)]
+        start += chunk.size
+    assert len(expected) >= 4
+    assert found == expected
+    assert check.last_mean == river_adwin.estimation
+
 def test_a_windows_categorical_score_from_the_table_is_the_computed_one() -> None:
     """Windows up to TABLE_MAX_WINDOW score by lookup: the same number as computing it, for
     random windows over every cell, and the table is not part of a saved state."""

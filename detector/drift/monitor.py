@@ -224,6 +224,8 @@ class DriftMonitor:
         with the last W events up to it as its window (what the alarm is attributed to)."""
         out = []
         for check in self.checks:
+            if not check.streaming:  # window tests only evaluate
+                continue
             for pos, hit in check.update(chunk if getattr(check, "columns", False) else chunk[check.feature]):
                 t = float(chunk["event_time"][pos])
                 out.append(Outcome("detection", [hit], [hit], self.events_processed + pos + 1,

@@ -15,7 +15,8 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
 
-from detector.drift.checks.joint import JointCheck
+from detector.drift import config
+from detector.drift.checks.joint import PAIRS, JointCheck
 from detector.drift.monitor import DriftMonitor, MonitorConfig
 from detector.metrics import Metrics
 from detector.pipeline.messages import Message
@@ -164,3 +165,9 @@ def test_a_joint_alarm_through_the_pipeline_is_a_schema_valid_event_naming_its_c
         assert event["distributions"][0]["feature"] == event["results"][0]["feature"]  # its picture
     labels = {"kind": "data", "feature": "unit_price", "test": "joint_quantity", "partition": "0"}
     assert registry.get_sample_value("clv_drift_detected_total", labels) >= 1
+
+
+def test_the_alpha_budget_counts_every_joint_test() -> None:
+    """The budget's count of joint tests (kept in the config, which does not import scipy) is
+    the number of pairs the monitor builds, each its own (feature, test) series."""
+    assert config.JOINT_TESTS == len(PAIRS) == len({(feature, test) for *_, feature, test in PAIRS})

@@ -100,21 +100,25 @@ class CategoricalCheck:
     def evaluate(self, values) -> Verdict:
         return self.evaluate_counts(self.counts(values))
 
-    def evaluate_counts(self, current: np.ndarray) -> Verdict:
-        """The verdict on a window given as its cell counts (``counts``)."""
+    def evaluate_counts(self, current: np.ndarray, scores: np.ndarray | None = None) -> Verdict:
+        """The verdict on a window given as its cell counts (``counts``), and its cells'
+        ``cell_scores`` if the caller has them already."""
         if current.sum() != self.window_size:
             raise ValueError(f"{self.feature}: window has {current.sum():.0f} values, "
                              f"the bounds were built for {self.window_size}")
         # The decision is the exact bounds'; the score agrees with it to the last bit.
-        if self.window_size <= TABLE_MAX_WINDOW:
-            score = float(np.max(self._table()[self._cells, current.astype(np.intp)]))
-        else:
-            score = float(np.max(self._scores(current)))
+        score = float(np.max(self.cell_scores(current) if scores is None else scores))
         beyond = bool((current >= self.hi).any() or (current <= self.lo).any())
         score = max(score, 1.0) if beyond else min(score, BELOW_ONE)
         tv = 0.5 * float(np.abs(current / self.window_size - self.ref_share).sum())
         drifted = score >= 1.0 and tv >= self.min_effect
         return Verdict(self.feature, self.test, score, self.threshold, drifted)
+
+    def cell_scores(self, current: np.ndarray) -> np.ndarray:
+        """Per cell of a window's counts, its score: 1 at the bound on its side."""
+        if self.window_size <= TABLE_MAX_WINDOW:
+            return self._table()[self._cells, current.astype(np.intp)]
+        return self._scores(current)
 
     def _scores(self, current: np.ndarray) -> np.ndarray:
         """Per cell, its count's deviance over the deviance at the bound on its side."""

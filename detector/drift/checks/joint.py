@@ -177,8 +177,8 @@ class JointCheck:
         self._filled = min(self._filled + k, w)
 
     def _evaluate(self) -> Verdict:
-        verdict = self.cells.evaluate_counts(self._counts)
-        scores = self.cells._scores(self._counts)
+        scores = self.cells.cell_scores(self._counts)
+        verdict = self.cells.evaluate_counts(self._counts, scores)
         cell = int(np.argmax(scores))
         self._last = JointVerdict(self.feature, self.test, verdict.statistic, self.threshold, verdict.drifted,
                                   f"cell={self._name(cell)}", int(self._counts[cell]))

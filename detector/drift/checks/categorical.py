@@ -87,14 +87,19 @@ class CategoricalCheck:
         fallback = chi2.isf(2 * a, 1)  # the extreme count is no evidence at all (p = 1)
         return np.where(unreached, np.where((at > 0) & (p_extreme < 1), scaled, fallback), at)
 
+    def cell(self, value) -> int:
+        """The cell a value counts in: its own, the pooled one, or (``unseen_cell``) the one of
+        values the reference never saw."""
+        i = self.index.get(value)
+        if i is None:
+            pooled = len(self.index)
+            return pooled if self.seen is None or value in self.seen else pooled + 1
+        return i
+
     def counts(self, values) -> np.ndarray:
-        out = np.zeros(self.ref_counts.size)
-        pooled = len(self.index)
+        out, cell = np.zeros(self.ref_counts.size), self.cell
         for value, n in Counter(values).items():
-            i = self.index.get(value)
-            if i is None:
-                i = pooled if self.seen is None or value in self.seen else pooled + 1
-            out[i] += n
+            out[cell(value)] += n
         return out
 
     def evaluate(self, values) -> Verdict:

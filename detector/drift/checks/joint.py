@@ -153,9 +153,7 @@ class JointCheck:
         reference = Counter({int(c): int(k) for c, k in enumerate(np.bincount(codes, minlength=size)) if k})
         self.cells = CategoricalCheck(self.feature, reference, self.window_size, self.alpha, 0.0,
                                       unseen_cell=True)
-        pooled = len(self.cells.index)
-        self._cell_of = np.array([self.cells.index.get(c, pooled if c in reference else pooled + 1)
-                                  for c in range(size)], np.int64)
+        self._cell_of = np.array([self.cells.cell(c) for c in range(size)], np.int64)
         self._counts = np.zeros(self.cells.ref_counts.size)
 
     def _codes(self, chunk: Columns, start: int, stop: int) -> np.ndarray:

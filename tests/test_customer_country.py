@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
+from saved_states import saved_before
 from scipy.stats import fisher_exact
 
 from detector.drift.attribution import attribute
@@ -114,13 +113,8 @@ def test_a_monitor_saved_before_the_customer_country_test_reads_back_and_learns_
     cols["line_total"] = cols["quantity"]
     monitor = DriftMonitor(MonitorConfig(reference_size=1_000, segment_count=0))
     monitor.update(cols)
-    old = dict(monitor.__dict__)  # what the version before pickled: no test, no settings for it
-    del old["_relations"]
-    old["checks"] = [c for c in old["checks"] if not isinstance(c, CustomerCountryCheck)]
-    old["config"] = monitor.config.model_copy()
-    del old["config"].__dict__["customer_window"], old["config"].__dict__["customer_step"]
-    restored = DriftMonitor.__new__(DriftMonitor)
-    restored.__setstate__(pickle.loads(pickle.dumps(old)))  # noqa: S301 (our own object)
+    restored = saved_before(monitor, CustomerCountryCheck, ("customer_window", "customer_step"),
+                            had_relations=False)
     assert restored.config.customer_window == 1_000
     (check,) = [c for c in restored.checks if isinstance(c, CustomerCountryCheck)]
     restored.update(cols)

@@ -14,6 +14,7 @@ import jsonschema
 import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
+from saved_states import saved_before
 
 from detector.drift import config
 from detector.drift.checks.joint import PAIRS, JointCheck
@@ -123,13 +124,7 @@ def test_a_monitor_saved_before_the_joint_tests_reads_back_and_learns_them() -> 
     cols = shop(rng, 24_000)
     monitor = DriftMonitor(CONFIG)
     feed(monitor, cols, 4_000)
-    old = dict(monitor.__dict__)  # what the version before pickled: no joint tests, no settings
-    old["_relations"] = tuple(c for c in old["_relations"] if not isinstance(c, JointCheck))
-    old["checks"] = [c for c in old["checks"] if not isinstance(c, JointCheck)]
-    old["config"] = monitor.config.model_copy()
-    del old["config"].__dict__["joint_window"], old["config"].__dict__["joint_step"]
-    restored = DriftMonitor.__new__(DriftMonitor)
-    restored.__setstate__(pickle.loads(pickle.dumps(old)))  # noqa: S301 (our own object)
+    restored = saved_before(monitor, JointCheck, ("joint_window", "joint_step"))
     assert restored.config.joint_window == 10_000
     joint = [c for c in restored.checks if isinstance(c, JointCheck)]
     assert [(c.a, c.b) for c in joint] == [("country", "unit_price"), ("country", "quantity"),

@@ -68,8 +68,8 @@ class Detector:
 
     def scrape(self, *names: str) -> dict[str, float]:
         """The worker's /metrics; only the samples ``names`` if given (prometheus_client's
-        ``name[]`` query): a whole scrape costs the worker's pipeline process ~30 ms, so a
-        poll every 0.5 s of every series took a tenth of its time (bench/RESULTS.md)."""
+        ``name[]`` query): a whole scrape costs the worker's pipeline process ~30 ms, and polls
+        every 0.5 s of every series took 6–7 % of its time (bench/RESULTS.md)."""
         query = f"?{urllib.parse.urlencode([('name[]', name) for name in names])}" if names else ""
         return scrape(f"http://127.0.0.1:{self.port}/metrics{query}")
 
@@ -78,7 +78,9 @@ class Detector:
         return self.scrape(name.split("{")[0]).get(name, 0.0)
 
     def total(self, prefix: str) -> float:
-        return sum(v for k, v in self.scrape().items() if k.startswith(prefix))
+        """The sum of one metric's series whose name and labels start with ``prefix`` (the
+        metric's sample name, then any labels)."""
+        return sum(v for k, v in self.scrape(prefix.split("{")[0]).items() if k.startswith(prefix))
 
     def sum(self, name: str) -> float:
         """The sum of every series of the metric ``name`` (any labels)."""

@@ -281,7 +281,6 @@ def test_adwin_is_quiet_on_a_stationary_stream_and_fires_after_a_shift() -> None
         AdwinCheck("x", reference, delta=0)
 
 
-
 def test_adwin_check_detects_where_rivers_own_adwin_does() -> None:
     """AdwinCheck calls river's Rust helper itself: the same detections, at the same values,
     and the same estimate, as river's ADWIN.update fed the same ranks one by one (several
@@ -304,6 +303,7 @@ def test_adwin_check_detects_where_rivers_own_adwin_does() -> None:
     assert len(expected) >= 4
     assert found == expected
     assert check.last_mean == river_adwin.estimation
+
 
 def test_a_windows_categorical_score_from_the_table_is_the_computed_one() -> None:
     """Windows up to TABLE_MAX_WINDOW score by lookup: the same number as computing it, for
